@@ -1,0 +1,134 @@
+"""The op registry: every attention operation kind, its choices, and how to build it.
+
+One table serves the fixed cell (`nas.cell`), the supergraph (`nas.supergraph`), the search
+space DSL (which validates kinds and choices against it) and FLOPs counting.  An op kind
+declares the choices it exposes (with allowed values and a default), whether it reads the
+cell-level key/value source, and a factory ``OpConfig -> nn.Module``.
+
+Every op module has the signature ``forward(x, cell_input) -> y`` with x, cell_input and y of
+the same shape (B, C, T, H, W): B is the batch times the number of temporal groups, and
+C, T, H, W are the cell's fixed pre-processed sizes (`FeatureShape`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from torch import nn
+
+from nas.errors import UserError
+from nas.registry import Registry
+from nas.space.genotype import ChoiceValue, OpSpec
+from nas.space.variables import same_value
+
+
+@dataclass(frozen=True)
+class FeatureShape:
+    """The fixed shape an op sees after the cell's pre-processing (batch excluded)."""
+
+    channels: int  # C_reduction
+    frames: int  # T_group
+    height: int  # H_resize
+    width: int  # W_resize
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One choice an op kind exposes to the DSL.
+
+    `values` lists the accepted values; for an open numeric range leave it empty and give
+    `check`, which returns an error message for a bad value or None.
+    """
+
+    name: str
+    default: ChoiceValue
+    values: tuple[ChoiceValue, ...] = ()
+    check: Callable[[Any], str | None] | None = None
+    doc: str = ""
+
+    def problem(self, value: Any) -> str | None:
+        """Why `value` is not acceptable, or None when it is."""
+        if self.values:
+            if any(same_value(value, v) for v in self.values):
+                return None
+            return f"must be one of {', '.join(map(repr, self.values))}, got {value!r}"
+        if self.check is not None:
+            return self.check(value)
+        return None
+
+
+@dataclass(frozen=True)
+class OpConfig:
+    """What an op factory receives."""
+
+    shape: FeatureShape
+    choices: Mapping[str, ChoiceValue]
+    kv_source: str  # "op_input" | "cell_input": where dot-product keys and values come from
+
+
+@dataclass(frozen=True)
+class OpKind:
+    """A registered operation kind."""
+
+    name: str
+    factory: Callable[[OpConfig], nn.Module]
+    choices: tuple[Choice, ...] = ()
+    uses_kv_source: bool = False
+    summary: str = ""
+    choice_by_name: dict[str, Choice] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "choice_by_name", {c.name: c for c in self.choices})
+
+
+class OpRegistry(Registry[OpKind]):
+    """The registry of op kinds (duplicate names are refused)."""
+
+    def __init__(self) -> None:
+        super().__init__("op kind")
+
+    def op(
+        self, name: str, *, choices: tuple[Choice, ...] = (), uses_kv_source: bool = False, summary: str = ""
+    ) -> Callable[[Callable[[OpConfig], nn.Module]], Callable[[OpConfig], nn.Module]]:
+        """Class decorator: register an `nn.Module` class taking an `OpConfig` as kind `name`."""
+
+        def register(factory: Callable[[OpConfig], nn.Module]) -> Callable[[OpConfig], nn.Module]:
+            self.add(name, OpKind(name, factory, choices, uses_kv_source, summary or (factory.__doc__ or "").split("\n")[0]))
+            return factory
+
+        return register
+
+    def resolve_choices(self, kind: str, choices: Mapping[str, Any], where: str = "op") -> dict[str, ChoiceValue]:
+        """Check `choices` against kind `kind` and fill in defaults; errors name `where`."""
+        if kind not in self:
+            raise UserError(f"{where}.kind: unknown op kind {kind!r} (known: {', '.join(sorted(self))})")
+        entry = self.get(kind)
+        resolved: dict[str, ChoiceValue] = {}
+        for name, value in choices.items():
+            choice = entry.choice_by_name.get(name)
+            if choice is None:
+                known = ", ".join(entry.choice_by_name) or "none"
+                raise UserError(f"{where}.choices.{name}: op kind {kind!r} has no such choice (choices: {known})")
+            problem = choice.problem(value)
+            if problem:
+                raise UserError(f"{where}.choices.{name}: {problem}")
+            resolved[name] = value
+        for choice in entry.choices:
+            resolved.setdefault(choice.name, choice.default)
+        return {c.name: resolved[c.name] for c in entry.choices}
+
+    def build(self, spec: OpSpec, shape: FeatureShape, kv_source: str) -> nn.Module:
+        """The module for `spec` at `shape`, wrapped in channel gating when `spec.gating`."""
+        entry = self.get(spec.kind)
+        choices = self.resolve_choices(spec.kind, spec.choices, where=f"op {spec.id}")
+        module = entry.factory(OpConfig(shape, choices, kv_source))
+        if spec.gating:
+            from nas.ops.gating import Gated
+
+            module = Gated(module, shape.channels)
+        return module
+
+
+OPS = OpRegistry()
+"""The op registry.  Import `nas.ops` (not this module) to get it with every op registered."""
