@@ -1,0 +1,1 @@
+"""The application layer of attention-nas: the `nas` command line and Ray orchestration."""
