@@ -1,0 +1,64 @@
+"""The non-local block: the embedded-Gaussian formula, identity at init, insertion by build_model."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nas.errors import UserError
+from nas.models import build_model
+from nas.ops.non_local import NonLocalBlock
+from nas.space import ModelGenotype
+
+
+def reference(block: NonLocalBlock, x: torch.Tensor) -> torch.Tensor:
+    """The block written out position by position, with max pooling over 1x2x2 windows."""
+    n, c, t, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (0, w % 2, 0, h % 2), value=float("-inf"))
+    pooled = padded.unfold(3, 2, 2).unfold(4, 2, 2).amax(dim=(-1, -2))  # (N, C, T, ceil(H/2), ceil(W/2))
+    conv = lambda layer, z: torch.einsum("oc,nc...->no...", layer.weight[:, :, 0, 0, 0], z) + layer.bias.view(1, -1, 1, 1, 1)  # noqa: E731
+    theta = conv(block.theta, x).flatten(2)  # (N, C', P)
+    phi, g = conv(block.phi, pooled).flatten(2), conv(block.g, pooled).flatten(2)  # (N, C', M)
+    inner = theta.shape[1]
+    logits = torch.einsum("ncp,ncm->npm", theta, phi) / math.sqrt(inner)
+    y = torch.einsum("npm,ncm->ncp", logits.softmax(-1), g).reshape(n, inner, t, h, w)
+    z = conv(block.out, y)
+    bn = block.bn
+    z = (z - bn.running_mean.view(1, -1, 1, 1, 1)) / torch.sqrt(bn.running_var.view(1, -1, 1, 1, 1) + bn.eps)
+    return x + z * bn.weight.view(1, -1, 1, 1, 1) + bn.bias.view(1, -1, 1, 1, 1)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 3, 6, 4), (1, 6, 2, 5, 7), (1, 4, 1, 1, 1)])
+def test_matches_the_formula_written_out(shape):
+    torch.manual_seed(0)
+    block = NonLocalBlock(shape[1]).double().eval()
+    torch.nn.init.normal_(block.bn.weight)
+    torch.nn.init.normal_(block.bn.bias)
+    x = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(block(x), reference(block, x))
+    assert block.theta.out_channels == shape[1] // 2
+
+
+def test_new_block_is_exactly_the_identity_and_learns():
+    torch.manual_seed(0)
+    block = NonLocalBlock(16)
+    x = torch.randn(2, 16, 4, 6, 6, requires_grad=True)
+    y = block(x)
+    assert torch.equal(y, x)
+    (y * torch.randn_like(y)).sum().backward()
+    assert block.bn.weight.grad.abs().sum() > 0
+    assert block.theta.weight.grad.abs().sum() == 0  # behind the zero BN scale at first
+
+
+def test_build_model_puts_blocks_at_every_insertion_point(gpb_space):
+    model = build_model("tiny", nonlocal_blocks=True)
+    blocks = model.inserted()
+    assert list(blocks) == ["s2", "s3"]
+    assert all(isinstance(b, NonLocalBlock) for b in blocks.values())
+    assert [b.out.out_channels for b in blocks.values()] == [model.insertion_channels["s2"], model.insertion_channels["s3"]]
+    with pytest.raises(UserError, match="cells and non-local blocks at the same position 's3'"):
+        build_model("tiny", ModelGenotype({"s3": gpb_space.sample(0)}), nonlocal_blocks=True)
+    with pytest.raises(UserError, match="same position 's2'"):
+        build_model("tiny", gpb_space.sample(0), nonlocal_blocks=True)
