@@ -102,26 +102,29 @@ def _cpu_sdpa(args: Sequence[Any], kwargs: dict[str, Any], out: Any) -> int:
 def _formulas() -> dict[Any, tuple[str, Formula]]:
     """aten op packet -> (category, formula)."""
     table: dict[Any, tuple[str, Formula]] = {}
-    for packet in (aten.convolution, aten._convolution, aten.convolution_overrideable, aten.cudnn_convolution):
+    # aten.convolution is what a dispatch mode sees for every conv (its backends run below it)
+    for packet in (aten.convolution, aten._convolution):
         table[packet] = ("conv", _torch_formula(packet))
     for packet in (aten.mm, aten.addmm, aten.bmm, aten.baddbmm):
         table[packet] = ("matmul", _torch_formula(packet))
     table.update({aten.mv: ("matmul", _matrix_vector), aten.addmv: ("matmul", _matrix_vector)})
     table.update({aten.dot: ("matmul", _dot), aten.vdot: ("matmul", _dot), aten.addbmm: ("matmul", _addbmm)})
     for name in ("_scaled_dot_product_efficient_attention", "_scaled_dot_product_flash_attention"):
-        table[getattr(aten, name)] = ("matmul", _torch_formula(getattr(aten, name)))
+        if getattr(aten, name, None) in flop_registry:
+            table[getattr(aten, name)] = ("matmul", _torch_formula(getattr(aten, name)))
     if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
         table[aten._scaled_dot_product_flash_attention_for_cpu] = ("matmul", _cpu_sdpa)
-    for name in ("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
-                 "avg_pool1d", "avg_pool2d", "avg_pool3d"):  # fmt: skip
+    pools = ("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
+             "avg_pool1d", "avg_pool2d", "avg_pool3d")  # fmt: skip
+    for name in pools:
         table[getattr(aten, name)] = ("pool", _window_pool)
     for name in ("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_pool2d", "adaptive_max_pool3d", "mean"):
         table[getattr(aten, name)] = ("pool", _input_elements)
-    for name, taps in (("upsample_linear1d", 2), ("upsample_bilinear2d", 4), ("upsample_trilinear3d", 8),
-                       ("upsample_bicubic2d", 16), ("_upsample_bilinear2d_aa", 4), ("_upsample_bicubic2d_aa", 16)):  # fmt: skip
-        table[getattr(aten, name)] = ("interpolate", _interpolation(taps))
-    for name in ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d"):
-        table[getattr(aten, name)] = ("interpolate", _interpolation(0))
+    taps = {"upsample_linear1d": 2, "upsample_bilinear2d": 4, "upsample_trilinear3d": 8, "upsample_bicubic2d": 16,
+            "_upsample_bilinear2d_aa": 4, "_upsample_bicubic2d_aa": 16,
+            "upsample_nearest1d": 0, "upsample_nearest2d": 0, "upsample_nearest3d": 0}  # fmt: skip
+    for name, count in taps.items():
+        table[getattr(aten, name)] = ("interpolate", _interpolation(count))
     return table
 
 
@@ -288,7 +291,8 @@ def count_flops(model: nn.Module, input_shape: Sequence[int], real: bool = False
         stack.enter_context(_inference(model))
         if not real:
             stack.enter_context(FakeTensorMode(allow_non_fake_inputs=True))
-        x = torch.zeros(shape)
+        reference = next(model.parameters(), torch.empty(0))  # the input follows the model's dtype and device
+        x = torch.zeros(shape, dtype=reference.dtype, device=reference.device)
         stack.enter_context(_scoped(parts, tally))
         stack.enter_context(_CountingMode(tally))
         model(x)

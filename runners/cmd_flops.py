@@ -48,13 +48,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     what.add_argument("--table", metavar="OUT.md", help="write the comparison with the paper's Table A (needs --cells)")
     blocks = flops.add_mutually_exclusive_group()
     blocks.add_argument("--cells", metavar="G.json", help="cell or model genotype to insert")
-    blocks.add_argument("--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks at every insertion point")
+    blocks.add_argument(
+        "--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks at every insertion point"
+    )
     flops.add_argument("--frames", type=positive_int, default=250, help="T of the input (default 250)")
     flops.add_argument("--size", type=positive_int, default=256, help="H = W of the input (default 256)")
     flops.add_argument("--batch", type=positive_int, default=1, help="N of the input (default 1)")
     flops.add_argument("--width", type=positive_float, default=1.0, help="backbone width multiplier")
     flops.add_argument("--classes", type=positive_int, default=600, help="number of classes (default 600)")
-    flops.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="backbone option, e.g. gating=true")
+    flops.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="backbone option, e.g. gating=true"
+    )
     flops.add_argument("--space", help="with --table: also count cells sampled from this search space")
     flops.add_argument("--json", action="store_true", help="print one JSON object")
     flops.set_defaults(handler=run_flops)
@@ -112,8 +116,11 @@ def run_table(args: argparse.Namespace) -> int:
 
     if not args.cells:
         raise UserError("--table needs --cells G.json: the cell of the '+Cell' rows")
-    fixed = {"--nonlocal": args.nonlocal_blocks, "--option": args.option, "--json": args.json, "--frames": args.frames != 250,
-             "--size": args.size != 256, "--batch": args.batch != 1, "--width": args.width != 1.0, "--classes": args.classes != 600}  # fmt: skip
+    fixed = {
+        "--nonlocal": args.nonlocal_blocks, "--option": args.option, "--json": args.json,
+        "--frames": args.frames != 250, "--size": args.size != 256, "--batch": args.batch != 1,
+        "--width": args.width != 1.0, "--classes": args.classes != 600,
+    }  # fmt: skip
     if any(fixed.values()):
         flags = ", ".join(flag for flag, given in fixed.items() if given)
         raise UserError(f"--table counts its own models at the paper's input; drop {flags}")

@@ -159,7 +159,8 @@ def note_r50(row: Row, rows: dict[str, Row]) -> str:
     later = sum(v for k, v in parts.items() if k.startswith(("res3", "res4", "res5"))) / 1e9
     strided = count("i3d_r50", conv1_temporal_stride=2).gflops
     paper = PAPER_GFLOPS["I3D-R50"]
-    where = "lies between the two" if min(strided, row.report.gflops) < paper < max(strided, row.report.gflops) else "matches neither"
+    between = min(strided, row.report.gflops) < paper < max(strided, row.report.gflops)
+    where = "lies between the two" if between else "matches neither"
     return (
         "**I3D-R50**: we follow the non-local paper's Table 1 (conv1 5x7x7 at the full frame rate; pool1 and pool2 "
         f"each halve time): conv1 costs {conv1:.1f} GFLOPs at 250 frames, res2 {res2:.1f} at 125, res3-res5 "
@@ -198,7 +199,9 @@ def difference_notes(rows: list[Row]) -> list[str]:
     return notes
 
 
-def cell_notes(rows: list[Row], cell: Genotype, cell_path: str, space: SearchSpace | None, space_path: str | None) -> list[str]:
+def cell_notes(
+    rows: list[Row], cell: Genotype, cell_path: str, space: SearchSpace | None, space_path: str | None
+) -> list[str]:
     """Which reference cell the +Cell rows use, why, and how much the choice matters."""
     by_label = {r.label: r for r in rows}
     i3d_cell = by_label["I3D+Cell"]
@@ -220,7 +223,9 @@ def cell_notes(rows: list[Row], cell: Genotype, cell_path: str, space: SearchSpa
     return lines
 
 
-def make_table(cell: Genotype, cell_path: str, command: str, space: SearchSpace | None = None, space_path: str | None = None) -> str:
+def make_table(
+    cell: Genotype, cell_path: str, command: str, space: SearchSpace | None = None, space_path: str | None = None
+) -> str:
     """The whole results/flops.md page."""
     rows = measure_rows(cell)
     n, c, t, h, w = INPUT

@@ -100,6 +100,7 @@ def test_flops_scale_with_the_input_and_bad_shapes_are_user_errors():
     one = count_flops(model, (1, 3, 16, 32, 32))
     two = count_flops(model, (2, 3, 16, 32, 32))
     assert two.flops == 2 * one.flops
+    assert count_flops(build_model("tiny").double(), (1, 3, 16, 32, 32), real=True).flops == one.flops  # input follows dtype
     for shape in [(1, 3, 0, 32, 32), (1, 3, 16, 32), (1, 3, -4, 32, 32)]:
         with pytest.raises(UserError, match="five positive sizes"):
             count_flops(model, shape)

@@ -18,7 +18,10 @@ def reference(block: NonLocalBlock, x: torch.Tensor) -> torch.Tensor:
     n, c, t, h, w = x.shape
     padded = torch.nn.functional.pad(x, (0, w % 2, 0, h % 2), value=float("-inf"))
     pooled = padded.unfold(3, 2, 2).unfold(4, 2, 2).amax(dim=(-1, -2))  # (N, C, T, ceil(H/2), ceil(W/2))
-    conv = lambda layer, z: torch.einsum("oc,nc...->no...", layer.weight[:, :, 0, 0, 0], z) + layer.bias.view(1, -1, 1, 1, 1)  # noqa: E731
+
+    def conv(layer, z):  # a 1x1x1 convolution with bias
+        return torch.einsum("oc,nc...->no...", layer.weight[:, :, 0, 0, 0], z) + layer.bias.view(1, -1, 1, 1, 1)
+
     theta = conv(block.theta, x).flatten(2)  # (N, C', P)
     phi, g = conv(block.phi, pooled).flatten(2), conv(block.g, pooled).flatten(2)  # (N, C', M)
     inner = theta.shape[1]

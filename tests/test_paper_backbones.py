@@ -22,10 +22,11 @@ CELL = ROOT / "results" / "genotypes" / "gpb_fig_a_like.json"
 def features_at(net, shape):
     """Shapes after every layer for an input of `shape`, without memory (fake tensors)."""
     shapes = {}
-    hooks = [
-        net.layers[name.replace(".", "_")].register_forward_hook(lambda m, a, o, name=name: shapes.__setitem__(name, tuple(o.shape)))
-        for name in net.layer_names
-    ]
+
+    def record(name):
+        return lambda module, args, out: shapes.__setitem__(name, tuple(out.shape))
+
+    hooks = [net.layers[name.replace(".", "_")].register_forward_hook(record(name)) for name in net.layer_names]
     with FakeTensorMode(allow_non_fake_inputs=True), torch.no_grad():
         net.eval()(torch.zeros(shape))
     for hook in hooks:

@@ -25,7 +25,9 @@ from nas.ops.pooling import MaxPool3dSame, Triple, triple
 class NonLocalBlock(nn.Module):
     """Residual embedded-Gaussian non-local block: (N, C, T, H, W) -> (N, C, T, H, W)."""
 
-    def __init__(self, channels: int, inner_channels: int | None = None, pool: int | Triple = (1, 2, 2), scale: bool = True) -> None:
+    def __init__(
+        self, channels: int, inner_channels: int | None = None, pool: int | Triple = (1, 2, 2), scale: bool = True
+    ) -> None:
         super().__init__()
         inner = inner_channels or max(1, channels // 2)
         self.theta = nn.Conv3d(channels, inner, kernel_size=1)
