@@ -13,7 +13,12 @@ from typing import NoReturn, Sequence
 
 from nas.errors import UserError
 
-COMMAND_MODULES = ("runners.cmd_space", "runners.cmd_genotype", "runners.cmd_flops")
+COMMAND_MODULES = (
+    "runners.cmd_space",
+    "runners.cmd_genotype",
+    "runners.cmd_flops",
+    "runners.cmd_supergraph",
+)
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 
 
