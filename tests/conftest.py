@@ -7,6 +7,11 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
+
+# The tests use small tensors, where a second intra-op thread costs more than it gains (and on a
+# shared 2-core machine it makes the suite several times slower).  Library code never does this.
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACES = sorted((ROOT / "search_spaces").glob("*.yaml"))
