@@ -53,7 +53,7 @@ class NonFiniteLoss(ArithmeticError):
 class TrainConfig:
     """How to train (the defaults are the proxy recipe of the synthetic dataset)."""
 
-    epochs: int = 8
+    epochs: int = 6
     batch_size: int = 16  # global batch, shared out among the processes
     lr: float = 0.1  # peak learning rate, reached at the end of the warm-up
     momentum: float = 0.9
