@@ -284,8 +284,8 @@ class _Run:
         with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
             logits = self.net(clips)  # (N, classes)
         loss = F.cross_entropy(logits.float(), labels, label_smoothing=self.config.label_smoothing)
-        local = torch.tensor([float(loss.detach()) * len(labels), topk_correct(logits.detach().float(), labels, 1), len(labels)],
-                             dtype=torch.float64)
+        correct = topk_correct(logits.detach().float(), labels, 1)
+        local = torch.tensor([float(loss.detach()) * len(labels), correct, len(labels)], dtype=torch.float64)
         totals = all_reduce_sum(local, self.world)  # every process sees the same verdict below
         if not math.isfinite(float(totals[0])):
             raise NonFiniteLoss(f"the training loss is {float(totals[0])} at epoch {epoch + 1}, step {step + 1}")

@@ -167,7 +167,8 @@ def _move_right(rng, digits, frames):
     x0 = rng.uniform(-0.8, 0.8 - distance)
     y0 = rng.uniform(-0.5, 0.5)
     drift = rng.uniform(-0.15, 0.15)
-    return [_sprite(rng, digits, frames, _ramp(x0, x0 + distance, frames), _ramp(y0, y0 + drift, frames), rng.uniform(0.28, 0.38))]
+    x, y = _ramp(x0, x0 + distance, frames), _ramp(y0, y0 + drift, frames)
+    return [_sprite(rng, digits, frames, x, y, rng.uniform(0.28, 0.38))]
 
 
 def _move_down(rng, digits, frames):
