@@ -121,7 +121,8 @@ def run_train(args: argparse.Namespace) -> int:
             result = train(model, data.train, data.val, config, out, data.pairs,
                            on_epoch=lambda r: print(epoch_line(r, config.epochs), flush=True))
         except NonFiniteLoss as exc:
-            raise UserError(f"training diverged: {exc}; try a lower --lr (last good checkpoint in {out})") from None
+            kept = f"; the last finished epoch is kept in {out}" if (out / "checkpoint.pt").exists() else ""
+            raise UserError(f"training diverged: {exc}; try a lower --lr{kept}") from None
         test = None
         if data.test is not None:
             device = next(model.parameters()).device

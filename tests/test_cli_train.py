@@ -75,6 +75,13 @@ def test_unknown_backbone_and_changed_settings_on_resume_are_one_line(tmp_path):
     assert_one_line_error(code, err, "was trained with lr=0.1, not 0.3")
 
 
+def test_a_diverging_run_stops_with_one_line(tmp_path):
+    code, _, err = run_nas("train", "--backbone", "tiny", *SMALL, *QUICK, "--lr", "1e30", "--warmup-epochs", "0",
+                           "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "training diverged: the training loss is ", "at epoch 1", "lower --lr")
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_data_synth_refuses_odd_frame_sizes(tmp_path):
     code, _, err = run_nas("data", "synth", "--out", tmp_path / "d", "--num", "24", "--size", "15")
     assert_one_line_error(code, err, "even frame size")
