@@ -115,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
     world, out = world_from_env(), Path(args.out)
     created = init_process_group(world, resolve_device(config.device, world))
     try:
-        if world.is_main:
+        if world.is_main and not (out / "checkpoint.pt").exists():  # a resumed run keeps its first record
             atomic_write_json(out / "run.json", run_record(args, config))
         try:
             result = train(model, data.train, data.val, config, out, data.pairs,

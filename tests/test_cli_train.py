@@ -71,8 +71,10 @@ def test_unknown_backbone_and_changed_settings_on_resume_are_one_line(tmp_path):
     code, _, err = run_nas("train", "--backbone", "vgg", *SMALL, *QUICK, "--out", out)
     assert_one_line_error(code, err, "unknown backbone 'vgg'")
     assert run_nas("train", "--backbone", "tiny2d", *SMALL, *QUICK, "--out", out)[0] == 0
+    record = (out / "run.json").read_text()
     code, _, err = run_nas("train", "--backbone", "tiny2d", *SMALL, *QUICK, "--lr", "0.3", "--out", out)
     assert_one_line_error(code, err, "was trained with lr=0.1, not 0.3")
+    assert (out / "run.json").read_text() == record
 
 
 def test_a_diverging_run_stops_with_one_line(tmp_path):
