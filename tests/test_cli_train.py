@@ -88,3 +88,20 @@ def test_data_synth_refuses_odd_frame_sizes(tmp_path):
     code, _, err = run_nas("data", "synth", "--out", tmp_path / "d", "--num", "24", "--size", "15")
     assert_one_line_error(code, err, "even frame size")
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("flags, expected", [(("--nonlocal",), {"nonlocal_blocks": True}), ((), {})])
+def test_nonlocal_flag_reaches_build_model_only_when_given(tmp_path, monkeypatch, flags, expected):
+    import runners.cmd_train as cmd_train
+    from nas.errors import UserError
+
+    seen = {}
+
+    def record(backbone, cells, num_classes, width, **options):
+        seen.update(options)
+        raise UserError("stop here")
+
+    monkeypatch.setattr(cmd_train, "build_model", record)
+    code, _, err = run_nas("train", "--backbone", "tiny", *flags, *SMALL, *QUICK, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "stop here")
+    assert seen == expected
