@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "runners.cmd_genotype",
     "runners.cmd_flops",
     "runners.cmd_supergraph",
+    "runners.cmd_data",
+    "runners.cmd_train",
 )
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 

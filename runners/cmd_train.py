@@ -1,0 +1,191 @@
+"""`nas train`: train a backbone (alone, with attention cells, or with non-local blocks).
+
+The run folder gets ``run.json`` (command line, seed, version, git commit, resolved settings),
+``checkpoint.pt`` and ``metrics.jsonl`` after every epoch, and ``result.json`` at the end.
+Running the same command again on a run folder with a checkpoint resumes it.  Under
+``torchrun`` every process trains its share of each batch and only the first one writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from nas import __version__
+from nas.data.sources import STAGES, DataSplits, open_data
+from nas.data.synthetic import SyntheticConfig
+from nas.data.video_folder import FLIPS, ClipSampling
+from nas.distributed import init_process_group, world_from_env
+from nas.errors import UserError
+from nas.evaluation import evaluate
+from nas.io import atomic_write_json
+from nas.models import build_model
+from nas.space import load_model_genotype
+from nas.train import NonFiniteLoss, TrainConfig, resolve_device, seeded, train
+from runners.cmd_data import add_synthetic_arguments, synthetic_config
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `nas train`."""
+    parser = commands.add_parser("train", help="train a backbone with or without attention cells")
+    parser.add_argument("--backbone", required=True, help="backbone name (tiny, tiny2d, ...)")
+    extra = parser.add_mutually_exclusive_group()
+    extra.add_argument("--cells", help="cell or model genotype JSON: insert these attention cells")
+    extra.add_argument("--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks")
+    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1)")
+    parser.add_argument("--data", default="synthetic", help="'synthetic' or a folder with train.csv, val.csv[, test.csv]")
+    parser.add_argument("--stage", choices=sorted(STAGES), default="train",
+                        help="train: train/val/test; search: search_train/search_val (default train)")
+    parser.add_argument("--out", required=True, help="run folder (resumed if it has a checkpoint)")
+    add_synthetic_arguments(parser, num_flag="--num-videos")
+    folder = parser.add_argument_group("video folders")
+    folder.add_argument("--stride", type=int, default=1, help="take every n-th frame (default 1)")
+    folder.add_argument("--short-side", type=int, help="resize frames to this short side")
+    folder.add_argument("--crop", type=int, help="square training crop (random) and clip-evaluation crop (centre)")
+    folder.add_argument("--flip", choices=FLIPS, default="safe", help="horizontal flips (safe: never left/right classes)")
+    folder.add_argument("--eval-clips", type=int, default=0,
+                        help="evaluate K clips per video instead of the full-length video in one pass")
+    recipe, defaults = parser.add_argument_group("training recipe"), TrainConfig()
+    recipe.add_argument("--epochs", type=int, default=defaults.epochs)
+    recipe.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
+    recipe.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    recipe.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    recipe.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
+    recipe.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    recipe.add_argument("--seed", type=int, default=defaults.seed, help="seed of the weights and the batch order")
+    recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)
+    recipe.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
+    recipe.add_argument("--workers", type=int, default=defaults.num_workers, help="data loader processes")
+    recipe.add_argument("--threads", type=int, help="CPU threads of this process (default: torch's choice)")
+    recipe.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
+    parser.set_defaults(handler=run_train)
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    """The `TrainConfig` named by the flags."""
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    return TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, seed=args.seed,
+        device=args.device, amp=args.amp, num_workers=args.workers, progress=progress,
+    ).validate()
+
+
+def open_run_data(args: argparse.Namespace) -> DataSplits:
+    """The datasets named by --data and --stage."""
+    sampling = ClipSampling("train", args.frames, args.stride, args.short_side, args.crop, args.flip)
+    if args.eval_clips:
+        evaluation = ClipSampling("clips", args.frames, args.stride, args.short_side, args.crop, clips=args.eval_clips)
+    else:
+        evaluation = ClipSampling("full", args.frames, args.stride, args.short_side)
+    synthetic = synthetic_config(args) if args.data == "synthetic" else SyntheticConfig()
+    return open_data(args.data, args.stage, synthetic, sampling, evaluation, args.seed)
+
+
+def build(args: argparse.Namespace, num_classes: int) -> torch.nn.Module:
+    """The model named by --backbone / --cells / --nonlocal, its weights drawn from --seed."""
+    options: dict[str, Any] = {"nonlocal_blocks": True} if args.nonlocal_blocks else {}
+    cells = load_model_genotype(args.cells) if args.cells else None
+    with seeded(args.seed):
+        try:
+            return build_model(args.backbone, cells, num_classes=num_classes, width=args.width, **options)
+        except TypeError as exc:
+            if "nonlocal_blocks" in str(exc):
+                raise UserError(f"backbone {args.backbone!r} cannot take non-local blocks in this version") from None
+            raise
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, print one line per epoch and the final metrics, write the run folder."""
+    config = train_config(args)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UserError(f"--threads must be at least 1 (got {args.threads})")
+        torch.set_num_threads(args.threads)  # the CLI owns its process; the library never does this
+    data = open_run_data(args)
+    model = build(args, len(data.classes))
+    world, out = world_from_env(), Path(args.out)
+    created = init_process_group(world, resolve_device(config.device, world))
+    try:
+        if world.is_main and not (out / "checkpoint.pt").exists():  # a resumed run keeps its first record
+            atomic_write_json(out / "run.json", run_record(args, config))
+        try:
+            result = train(model, data.train, data.val, config, out, data.pairs,
+                           on_epoch=lambda r: print(epoch_line(r, config.epochs), flush=True))
+        except NonFiniteLoss as exc:
+            kept = f"; the last finished epoch is kept in {out}" if (out / "checkpoint.pt").exists() else ""
+            raise UserError(f"training diverged: {exc}; try a lower --lr{kept}") from None
+        test = None
+        if data.test is not None:
+            device = next(model.parameters()).device
+            test = evaluate(model, data.test, config.eval_batch_size, device, world, data.pairs)
+    finally:
+        if created:
+            dist.destroy_process_group()
+    if world.is_main:
+        summary = {
+            "val": {"final_top1": result.final_top1, "final_top5": result.final_top5, "best_top1": result.best_top1,
+                    "best_epoch": result.best_epoch, "final_pair_accuracy": result.history[-1]["val_pair_accuracy"]},
+            "test": test.as_dict() if test is not None else None,
+            "wall_time": result.wall_time,
+            "seconds_per_epoch": sum(r["train_time"] for r in result.history) / len(result.history),
+            "skipped_videos": data.skipped,
+        }
+        atomic_write_json(out / "result.json", summary)
+        for line in summary_lines(summary):
+            print(line)
+    return 0
+
+
+def epoch_line(record: dict[str, Any], epochs: int) -> str:
+    """One line per epoch: losses, accuracies, time."""
+    pair = record.get("val_pair_accuracy")
+    pair_text = f" pair {100 * pair:.1f}%" if pair is not None else ""
+    return (
+        f"epoch {record['epoch']}/{epochs}: train loss {record['train_loss']:.3f} top1 {100 * record['train_top1']:.1f}%"
+        f" | val loss {record['val_loss']:.3f} top1 {100 * record['val_top1']:.1f}% top5 {100 * record['val_top5']:.1f}%"
+        f"{pair_text} | {record['train_time']:.1f} s ({record['clips_per_second']:.0f} clips/s)"
+    )
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The closing lines: validation, test, time."""
+    val = summary["val"]
+    lines = [f"val: top1 {100 * val['final_top1']:.1f}% top5 {100 * val['final_top5']:.1f}%"
+             f"{_pair(val['final_pair_accuracy'])} (best top1 {100 * val['best_top1']:.1f}% at epoch {val['best_epoch']})"]
+    test = summary["test"]
+    if test is not None:
+        lines.append(f"test: top1 {100 * test['top1']:.1f}% top5 {100 * test['top5']:.1f}%"
+                     f"{_pair(test['pair_accuracy'])} ({test['count']} videos)")
+    lines.append(f"time: {summary['wall_time']:.0f} s, {summary['seconds_per_epoch']:.1f} s per training epoch")
+    return lines
+
+
+def _pair(value: float | None) -> str:
+    return f" pair {100 * value:.1f}%" if value is not None else ""
+
+
+def run_record(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
+    """What run.json keeps: how to run this again."""
+    settings = {k: v for k, v in vars(args).items() if k != "handler"}
+    return {"command": ["nas", *sys.argv[1:]], "version": __version__, "git_commit": git_commit(),
+            "seed": config.seed, "settings": settings, "train_config": asdict(config)}
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout this package runs from, if it is one."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip() if done.returncode == 0 else ""
+    return commit or None
