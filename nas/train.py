@@ -66,6 +66,8 @@ class TrainConfig:
     amp: bool = True  # mixed precision, on CUDA only
     num_workers: int = 0  # DataLoader worker processes
     progress: bool = False  # a progress bar on stderr
+    arch_lr: float = 3e-3  # Adam learning rate of architecture weights (supergraphs only), constant
+    arch_weight_decay: float = 1e-3  # weight decay of architecture weights
 
     def validate(self) -> "TrainConfig":
         """Raise `UserError` for settings no run could use; return self."""
@@ -79,6 +81,8 @@ class TrainConfig:
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (self.num_workers >= 0, "num_workers must not be negative"),
+            (self.arch_lr >= 0 and math.isfinite(self.arch_lr), "arch_lr must not be negative"),
+            (self.arch_weight_decay >= 0, "arch_weight_decay must not be negative"),
         ]
         for ok, message in checks:
             if not ok:
@@ -111,11 +115,33 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum; weight decay on weights of two or more dimensions only."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-    other = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": other, "weight_decay": 0.0}]
+    """SGD with momentum for the network weights; weight decay on weights of two or more dimensions.
+
+    Architecture weights (a supergraph's) are left to `make_arch_optimizer`.
+    """
+    from nas.supergraph.cell import architecture_parameters
+
+    arch = {id(p) for p in architecture_parameters(model)}
+    network = [p for p in model.parameters() if p.requires_grad and id(p) not in arch]
+    groups = [
+        {"params": [p for p in network if p.dim() > 1], "weight_decay": config.weight_decay},
+        {"params": [p for p in network if p.dim() <= 1], "weight_decay": 0.0},
+    ]
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
+def make_arch_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Adam | None:
+    """Adam for a supergraph's architecture weights, as DARTS uses (betas 0.5, 0.999), or None.
+
+    Their gradients are small and change scale as the cells' zero-initialised BatchNorm
+    grows, so an adaptive step moves them where plain SGD at the network's rate barely does.
+    """
+    from nas.supergraph.cell import architecture_parameters
+
+    arch = [p for p in architecture_parameters(model) if p.requires_grad]
+    if not arch:
+        return None
+    return torch.optim.Adam(arch, lr=config.arch_lr, betas=(0.5, 0.999), weight_decay=config.arch_weight_decay)
 
 
 def resolve_device(name: str, world: World) -> torch.device:
@@ -144,12 +170,15 @@ def train(
     run_dir: str | Path | None = None,
     pairs: Sequence[tuple[int, int]] = (),
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    record_extra: Callable[[nn.Module], dict[str, Any]] | None = None,
 ) -> TrainResult:
     """Train `model` on `train_set`, validating on `val_set` after each epoch.
 
     With `run_dir`, resumes from its checkpoint if there is one.  `pairs` (class index pairs
     that are each other's time reversal) add ``val_pair_accuracy`` to the metrics.
-    `on_epoch` is called with each epoch's record in the main process.
+    `on_epoch` is called with each epoch's record in the main process.  `record_extra(model)`
+    adds fields to every epoch's record before it is checkpointed (e.g. a supergraph's
+    architecture weights), so they survive a resume like the metrics do.
     """
     config.validate()
     world = world_from_env()
@@ -161,7 +190,8 @@ def train(
     created = init_process_group(world, device)
     try:
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            return _Run(model, train_set, val_set, config, run_dir, pairs, world, device).fit(on_epoch)
+            run = _Run(model, train_set, val_set, config, run_dir, pairs, world, device, record_extra)
+            return run.fit(on_epoch)
     finally:
         if created:
             dist.destroy_process_group()
@@ -170,15 +200,17 @@ def train(
 class _Run:
     """One call of `train`: the model, its optimizer and the state a checkpoint keeps."""
 
-    def __init__(self, model, train_set, val_set, config, run_dir, pairs, world, device) -> None:
+    def __init__(self, model, train_set, val_set, config, run_dir, pairs, world, device, record_extra=None) -> None:
         self.model, self.train_set, self.val_set, self.config = model.to(device), train_set, val_set, config
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.pairs, self.world, self.device = tuple(pairs), world, device
         self.amp = config.amp and device.type == "cuda"
         self.optimizer = make_optimizer(model, config)
+        self.arch_optimizer = make_arch_optimizer(model, config)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)
         self.steps_per_epoch = len(train_set) // config.batch_size
         self.history: list[dict[str, Any]] = []
+        self.record_extra = record_extra
         self.net = model
         if world.distributed:
             ids = [device.index] if device.type == "cuda" else None
@@ -209,6 +241,8 @@ class _Run:
             )
         load_model_state(self.model, state["model"], self.run_dir)
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.arch_optimizer is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         if self.device.type == "cuda" and "cuda_rng" in state:
@@ -221,6 +255,7 @@ class _Run:
             "epoch": epochs_done,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
+            "arch_optimizer": self.arch_optimizer.state_dict() if self.arch_optimizer is not None else None,
             "scaler": self.scaler.state_dict(),
             "rng": torch.get_rng_state(),
             "history": self.history,
@@ -266,6 +301,7 @@ class _Run:
             "train_time": train_time,
             "eval_time": time.perf_counter() - started - train_time,
             "clips_per_second": count / train_time,
+            **(self.record_extra(self.model) if self.record_extra is not None else {}),
         }
 
     def _set_lr(self, step: int) -> float:
@@ -289,9 +325,12 @@ class _Run:
         totals = all_reduce_sum(local, self.world)  # every process sees the same verdict below
         if not math.isfinite(float(totals[0])):
             raise NonFiniteLoss(f"the training loss is {float(totals[0])} at epoch {epoch + 1}, step {step + 1}")
-        self.optimizer.zero_grad(set_to_none=True)
+        optimizers = [self.optimizer] + ([self.arch_optimizer] if self.arch_optimizer is not None else [])
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
+        for optimizer in optimizers:
+            self.scaler.step(optimizer)
         self.scaler.update()
         return totals
 

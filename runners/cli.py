@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "runners.cmd_supergraph",
     "runners.cmd_data",
     "runners.cmd_train",
+    "runners.cmd_search",
 )
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -39,10 +39,16 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     extra = parser.add_mutually_exclusive_group()
     extra.add_argument("--cells", help="cell or model genotype JSON: insert these attention cells")
     extra.add_argument("--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks")
+    add_run_arguments(parser, default_stage="train")
+    parser.set_defaults(handler=run_train)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> None:
+    """The flags every training run takes: width, data, stage, run folder, data and recipe options."""
     parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1)")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a folder with train.csv, val.csv[, test.csv]")
-    parser.add_argument("--stage", choices=sorted(STAGES), default="train",
-                        help="train: train/val/test; search: search_train/search_val (default train)")
+    parser.add_argument("--stage", choices=sorted(STAGES), default=default_stage,
+                        help=f"train: train/val/test; search: search_train/search_val (default {default_stage})")
     parser.add_argument("--out", required=True, help="run folder (resumed if it has a checkpoint)")
     add_synthetic_arguments(parser, num_flag="--num-videos")
     folder = parser.add_argument_group("video folders")
@@ -66,7 +72,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     recipe.add_argument("--threads", type=int, help="CPU threads of this process (default: torch's choice)")
     recipe.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
-    parser.set_defaults(handler=run_train)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -76,6 +81,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, seed=args.seed,
         device=args.device, amp=args.amp, num_workers=args.workers, progress=progress,
+        arch_lr=getattr(args, "arch_lr", TrainConfig.arch_lr),
+        arch_weight_decay=getattr(args, "arch_weight_decay", TrainConfig.arch_weight_decay),
     ).validate()
 
 
@@ -106,20 +113,42 @@ def build(args: argparse.Namespace, num_classes: int) -> torch.nn.Module:
 def run_train(args: argparse.Namespace) -> int:
     """Train, print one line per epoch and the final metrics, write the run folder."""
     config = train_config(args)
+    set_threads(args)
+    data = open_run_data(args)
+    run_training(args, config, build(args, len(data.classes)), data)
+    return 0
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply --threads (the CLI owns its process; the library never does this)."""
     if args.threads is not None:
         if args.threads < 1:
             raise UserError(f"--threads must be at least 1 (got {args.threads})")
-        torch.set_num_threads(args.threads)  # the CLI owns its process; the library never does this
-    data = open_run_data(args)
-    model = build(args, len(data.classes))
+        torch.set_num_threads(args.threads)
+
+
+def run_training(
+    args: argparse.Namespace,
+    config: TrainConfig,
+    model: torch.nn.Module,
+    data: DataSplits,
+    record_extra: Callable[[torch.nn.Module], dict[str, Any]] | None = None,
+    run_info: dict[str, Any] | None = None,
+) -> tuple[Any, dict[str, Any] | None]:
+    """Train `model` into the run folder --out (resuming it), evaluate, write result.json.
+
+    Returns the `TrainResult` and, in the main process, the summary written to result.json.
+    `run_info` is merged into run.json; `record_extra` adds fields to every epoch's record.
+    """
     world, out = world_from_env(), Path(args.out)
     created = init_process_group(world, resolve_device(config.device, world))
     try:
         if world.is_main and not (out / "checkpoint.pt").exists():  # a resumed run keeps its first record
-            atomic_write_json(out / "run.json", run_record(args, config))
+            atomic_write_json(out / "run.json", {**run_record(args, config), **(run_info or {})})
         try:
             result = train(model, data.train, data.val, config, out, data.pairs,
-                           on_epoch=lambda r: print(epoch_line(r, config.epochs), flush=True))
+                           on_epoch=lambda r: print(epoch_line(r, config.epochs), flush=True),
+                           record_extra=record_extra)
         except NonFiniteLoss as exc:
             kept = f"; the last finished epoch is kept in {out}" if (out / "checkpoint.pt").exists() else ""
             raise UserError(f"training diverged: {exc}; try a lower --lr{kept}") from None
@@ -130,19 +159,20 @@ def run_train(args: argparse.Namespace) -> int:
     finally:
         if created:
             dist.destroy_process_group()
-    if world.is_main:
-        summary = {
-            "val": {"final_top1": result.final_top1, "final_top5": result.final_top5, "best_top1": result.best_top1,
-                    "best_epoch": result.best_epoch, "final_pair_accuracy": result.history[-1]["val_pair_accuracy"]},
-            "test": test.as_dict() if test is not None else None,
-            "wall_time": result.wall_time,
-            "seconds_per_epoch": sum(r["train_time"] for r in result.history) / len(result.history),
-            "skipped_videos": data.skipped,
-        }
-        atomic_write_json(out / "result.json", summary)
-        for line in summary_lines(summary):
-            print(line)
-    return 0
+    if not world.is_main:
+        return result, None
+    summary = {
+        "val": {"final_top1": result.final_top1, "final_top5": result.final_top5, "best_top1": result.best_top1,
+                "best_epoch": result.best_epoch, "final_pair_accuracy": result.history[-1]["val_pair_accuracy"]},
+        "test": test.as_dict() if test is not None else None,
+        "wall_time": result.wall_time,
+        "seconds_per_epoch": sum(r["train_time"] for r in result.history) / len(result.history),
+        "skipped_videos": data.skipped,
+    }
+    atomic_write_json(out / "result.json", summary)
+    for line in summary_lines(summary):
+        print(line)
+    return result, summary
 
 
 def epoch_line(record: dict[str, Any], epochs: int) -> str:
