@@ -141,3 +141,19 @@ def test_nas_flops_op_text_json_and_errors():
     ]:
         code, _, err = run_nas("flops", *args)
         assert_one_line_error(code, err, fragment)
+
+
+def test_results_ops_md_flops_and_params_are_those_of_this_code():
+    """The FLOPs and parameter columns of results/ops.md (times are measurements, not checked)."""
+    import yaml
+
+    text = (ROOT / "results" / "ops.md").read_text()
+    assert "Made by `python benchmarks/ops_table.py -o results/ops.md" in text
+    rows = [line.split("|")[1:-1] for line in text.splitlines() if line.startswith("| `")]
+    assert {row[0].strip(" `") for row in rows} == set(OPS.names())
+    for row in rows:
+        kind = row[0].strip(" `")
+        choices = {k: yaml.safe_load(v) for k, v in (pair.split("=") for pair in row[1].strip().split(", ") if "=" in pair)}
+        report = op_flops(kind, choices, FeatureShape(120, 8, 7, 7), batch=8)
+        mflops = [report.flops] + [report.by_category[k] for k in ("conv", "matmul", "pool")]
+        assert [c.strip() for c in row[2:7]] == [f"{v / 1e6:.1f}" for v in mflops] + [str(report.params)], row
