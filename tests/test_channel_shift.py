@@ -12,7 +12,9 @@ from nas.space.dsl import parse_space
 from nas.space.genotype import OpInput, OpSpec
 
 
-@pytest.mark.parametrize("channels, fraction, fold", [(16, 0.125, 2), (16, 0.25, 4), (16, 0.5, 8), (12, 0.125, 1), (100, 0.29, 29), (4, 0.125, 0)])
+@pytest.mark.parametrize(
+    "channels, fraction, fold", [(16, 0.125, 2), (16, 0.25, 4), (16, 0.5, 8), (12, 0.125, 1), (100, 0.29, 29), (4, 0.125, 0)]
+)
 def test_moves_exactly_the_configured_fractions(channels, fraction, fold):
     op = OPS.build(OpSpec(1, "channel_shift", {"fraction": fraction}, (OpInput(0),)), FeatureShape(channels, 5, 2, 3), "op_input")
     assert op.fold == shifted_channels(channels, fraction) == fold
@@ -35,7 +37,7 @@ def test_a_single_frame_keeps_only_the_unshifted_channels():
     assert torch.equal(y[:, :4], torch.zeros_like(y[:, :4])) and torch.equal(y[:, 4:], x[:, 4:])
 
 
-@pytest.mark.parametrize("fraction, fragment", [(0.75, "must lie in (0, 0.5]"), (0, "must lie in (0, 0.5]"), ("half", "must be a number")])
+@pytest.mark.parametrize("fraction, fragment", [(0.75, "must lie in (0, 0.5]"), (0, "must lie in (0, 0.5]"), ("half", "a number")])
 def test_bad_fractions_are_named(fraction, fragment):
     doc = {
         "schema": "attention-nas/space@1", "name": "tsm",
@@ -43,5 +45,6 @@ def test_bad_fractions_are_named(fraction, fragment):
         "preprocess": {"channels": [8], "height": [4], "width": [4], "frames": [4]},
         "ops": {"gating": [False], "kinds": {"channel_shift": {"fraction": [0.125, fraction]}}},
     }  # fmt: skip
-    with pytest.raises(UserError, match=r"ops\.kinds\.channel_shift\.fraction\[1\]: " + fragment.replace("(", r"\(").replace("]", r"\]")):
+    with pytest.raises(UserError) as error:
         parse_space(doc, "tsm.yaml")
+    assert "ops.kinds.channel_shift.fraction[1]: " in str(error.value) and fragment in str(error.value)

@@ -49,6 +49,11 @@ def test_extended_samples_cover_every_kind_encode_and_build():
             assert y.shape == x.shape and not torch.allclose(y, x)
             built |= kinds
     assert seen == built == set(OPS.names())
+    genotype = space.sample(0)
+    for seed in range(30):  # neighbours for the GP bandit's candidate pool stay in the space
+        child = space.mutate(genotype, seed)
+        assert space.contains(child) and child.key() != genotype.key()
+        genotype = child
 
 
 def test_sg_extended_trains_and_derives_cells_that_build():
@@ -123,7 +128,8 @@ def test_flops_of_the_seed_operators_match_their_formulas():
 
 
 def test_nas_flops_op_text_json_and_errors():
-    code, out, err = run_nas("flops", "--op", "relational", "--choice", "window=3x5x5", "--feature-shape", f"{C}x{T}x{H}x{W}", "--batch", B, "--json")
+    shape = f"{C}x{T}x{H}x{W}"
+    code, out, err = run_nas("flops", "--op", "relational", "--choice", "window=3x5x5", "--feature-shape", shape, "--batch", B, "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["op"] == "relational" and data["choices"] == {"window": "3x5x5", "queries": 8, "latent": 1.0}

@@ -12,9 +12,9 @@ from nas.ops import FeatureShape, OpConfig
 from nas.ops.relational import RelationalSelfAttention, window_size
 
 
-def rsa(channels: int, window: str = "3x3x3", queries: int = 2, latent: float = 1.0, kv: str = "op_input", frames=3, height=4, width=5):
+def rsa(channels: int, window: str = "3x3x3", queries: int = 2, latent: float = 1.0, kv: str = "op_input"):
     torch.manual_seed(0)
-    config = OpConfig(FeatureShape(channels, frames, height, width), {"window": window, "queries": queries, "latent": latent}, kv)
+    config = OpConfig(FeatureShape(channels, 3, 4, 5), {"window": window, "queries": queries, "latent": latent}, kv)
     return RelationalSelfAttention(config).double()
 
 
@@ -50,7 +50,9 @@ def test_memory_saving_form_equals_the_direct_form(channels, window, queries, la
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("channels, queries, width, heads", [(120, 8, 15, 8), (132, 8, 17, 8), (4, 8, 1, 4), (9, 8, 2, 5), (10, 4, 3, 4)])
+@pytest.mark.parametrize(
+    "channels, queries, width, heads", [(120, 8, 15, 8), (132, 8, 17, 8), (4, 8, 1, 4), (9, 8, 2, 5), (10, 4, 3, 4)]
+)
 def test_query_widths_and_counts(channels, queries, width, heads):
     op = rsa(channels, queries=queries, latent=0.5)
     assert (op.width, op.queries, op.latent) == (width, heads, max(1, round(width / 2)))
