@@ -16,6 +16,7 @@ from nas.flops import FlopReport, count_flops
 from nas.io import atomic_write_text
 from nas.models import build_model
 from nas.space import load_model_genotype, load_space
+from runners.op_flops import add_op_arguments, run_op
 
 
 def positive_int(text: str) -> int:
@@ -46,6 +47,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     what = flops.add_mutually_exclusive_group(required=True)
     what.add_argument("--backbone", help="backbone name (i3d, s3d, i3d_r50, tiny, ...)")
     what.add_argument("--table", metavar="OUT.md", help="write the comparison with the paper's Table A (needs --cells)")
+    what.add_argument("--op", metavar="KIND", help="one op of the registry on a feature map (see runners/op_flops.py)")
     blocks = flops.add_mutually_exclusive_group()
     blocks.add_argument("--cells", metavar="G.json", help="cell or model genotype to insert")
     blocks.add_argument(
@@ -61,6 +63,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     flops.add_argument("--space", help="with --table: also count cells sampled from this search space")
     flops.add_argument("--json", action="store_true", help="print one JSON object")
+    add_op_arguments(flops)
     flops.set_defaults(handler=run_flops)
 
 
@@ -83,6 +86,8 @@ def run_flops(args: argparse.Namespace) -> int:
     """Count one model, or write the paper table."""
     if args.table:
         return run_table(args)
+    if args.op:
+        return run_op(args)
     options = backbone_options(args.backbone, args.option)
     cells = load_model_genotype(args.cells) if args.cells else None
     model = build_model(args.backbone, cells, args.classes, args.width, nonlocal_blocks=args.nonlocal_blocks, **options)

@@ -48,12 +48,13 @@ def inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("kind,choices,kv,gating", CASES, ids=lambda v: str(v))
 def test_op_keeps_shape_and_every_parameter_gets_a_gradient(kind, choices, kv, gating):
     op = build(kind, choices, kv, gating)
-    x, f0 = inputs()
+    x, f0 = (t.requires_grad_() for t in inputs())  # parameter-free ops (channel_shift) backpropagate too
     y = op(x, f0)
     assert y.shape == x.shape
     assert torch.isfinite(y).all()
     weights = torch.randn_like(y)
     (y * weights).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0, "no gradient reaches the op input"
     for name, param in op.named_parameters():
         assert param.grad is not None, name
         assert param.grad.abs().sum() > 0, f"{name} gets no gradient"

@@ -1,0 +1,133 @@
+"""Relational self-attention (RSA, Kim et al., NeurIPS 2021) as an op kind.
+
+Every position n (of the N = T*H*W) attends over its local window of M = m_t x m_h x m_w
+positions (zero-padded at the borders).  With L2-normalised query x_n^Q (per query), keys
+X_n^K and values X_n^V (M x c each, from 1x1x1 convolutions without bias):
+
+    basic kernel        k_V[m] = x^Q . P[:, m]                  P = P1 H2^T   (c x M)
+    relational kernel   k_R[m] = vec(x^Q (.) X^K) H1 H2^T       H1: (M c x D), H2: (M x D)
+    basic context       X^V                                     (M x c)
+    relational context  X^R = X^V (X^V^T G)                     G: (M x c)
+    output              y_n = (k_V + k_R) (X^V + X^R)           (c)
+
+(x^Q (.) X^K is the query multiplied into every key, M x c.)  The basic kernel's P is
+factored through H2, as the memory-saving form requires (supplementary Fig. 2, ``P1``).
+
+Two implementations of the same function:
+- `forward`, the memory-saving form (Eq. 12): the windows are never materialised; H1, H2 and
+  G act as (grouped) 3D convolutions over the key and value maps and only per-position
+  c x D and c x c matrices exist, O(N c^2) memory;
+- `direct`, the definition (Eq. 9 kernel, Eq. 11 contexts): keys and values unfolded into
+  their windows, O(N L M c) memory.  Kept for testing (`tests/test_relational.py`) and
+  for the memory comparison (`benchmarks/rsa_memory.py`).
+
+Multi-query (L queries): the query convolution gives L queries of c = ceil(C / L) channels;
+keys and values have c channels and are shared by the queries; the L outputs of c channels
+are concatenated.  When L does not divide C the last query's surplus channels are dropped,
+and L is lowered to ceil(C / c) so that no query is dropped whole (so L <= C).
+
+Choices:
+- ``window``: M as ``TxHxW`` (odd sizes), ``3x3x3`` | ``3x5x5`` | ``3x7x7`` | ``5x7x7``
+  (default ``5x7x7``, the paper's);
+- ``queries``: L, 2 | 4 | 8 (default 8, the paper's);
+- ``latent``: D as a fraction of the key width c, 0.5 | 1.0 (default 1.0: D = C^Q, the
+  best row of the paper's Table 4b).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from nas.ops.registry import OPS, Choice, OpConfig
+
+WINDOW = Choice("window", "5x7x7", ("3x3x3", "3x5x5", "3x7x7", "5x7x7"), doc="local window M (t x h x w)")
+QUERIES = Choice("queries", 8, (2, 4, 8), doc="number of queries L")
+LATENT = Choice("latent", 1.0, (0.5, 1.0), doc="latent size D as a fraction of the key width C/L")
+NORM_EPS = 1e-6
+
+
+def window_size(text: str) -> tuple[int, int, int]:
+    """"5x7x7" -> (5, 7, 7)."""
+    t, h, w = (int(part) for part in text.split("x"))
+    return t, h, w
+
+
+def unfold_windows(x: torch.Tensor, window: tuple[int, int, int]) -> torch.Tensor:
+    """Every position's zero-padded window: (B, c, T, H, W) -> (B, N, M, c), raster order."""
+    b, c, t, h, w = x.shape
+    pt, ph, pw = (k // 2 for k in window)
+    padded = F.pad(x, (pw, pw, ph, ph, pt, pt))  # (B, c, T + 2pt, H + 2ph, W + 2pw)
+    patches = padded.unfold(2, window[0], 1).unfold(3, window[1], 1).unfold(4, window[2], 1)  # (B, c, T, H, W, mt, mh, mw)
+    return patches.reshape(b, c, t * h * w, -1).permute(0, 2, 3, 1)  # (B, N, M, c)
+
+
+@OPS.op("relational", choices=(WINDOW, QUERIES, LATENT), uses_kv_source=True)
+class RelationalSelfAttention(nn.Module):
+    """RSA over a local window: basic + relational kernels applied to basic + relational contexts."""
+
+    def __init__(self, config: OpConfig) -> None:
+        super().__init__()
+        channels = config.shape.channels
+        self.window = window_size(str(config.choices["window"]))
+        self.width = math.ceil(channels / int(config.choices["queries"]))  # c: key/value/query width
+        self.queries = math.ceil(channels / self.width)  # L
+        self.latent = max(1, round(float(config.choices["latent"]) * self.width))  # D
+        self.channels = channels
+        self.kv_from_cell = config.kv_source == "cell_input"
+        size = math.prod(self.window)  # M
+        self.query = nn.Conv3d(channels, self.queries * self.width, kernel_size=1, bias=False)
+        self.key = nn.Conv3d(channels, self.width, kernel_size=1, bias=False)
+        self.value = nn.Conv3d(channels, self.width, kernel_size=1, bias=False)
+        bound = 1.0 / math.sqrt(size)  # a convolution's default bound for M inputs
+        self.h1 = nn.Parameter(torch.empty(size, self.width, self.latent).uniform_(-bound, bound))  # (M, c, D)
+        self.h2 = nn.Parameter(torch.empty(size, self.latent).uniform_(-bound, bound))  # (M, D)
+        self.g = nn.Parameter(torch.empty(size, self.width).uniform_(-bound, bound))  # (M, c)
+        self.p1 = nn.Parameter(torch.randn(self.width, self.latent) / math.sqrt(size * self.latent))  # (c, D)
+
+    def embed(self, x: torch.Tensor, cell_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """L2-normalised queries (B, L, c, T, H, W), keys and values (B, c, T, H, W)."""
+        b, _, t, h, w = x.shape
+        source = cell_input if self.kv_from_cell else x
+        q = F.normalize(self.query(x).view(b, self.queries, self.width, t, h, w), dim=2, eps=NORM_EPS)
+        k = F.normalize(self.key(source), dim=1, eps=NORM_EPS)
+        v = F.normalize(self.value(source), dim=1, eps=NORM_EPS)
+        return q, k, v
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        """A window-sized 3D convolution with zero padding (same size out)."""
+        return F.conv3d(x, weight, padding=tuple(k // 2 for k in self.window), groups=groups)
+
+    def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
+        """The memory-saving form (Eq. 12)."""
+        b, _, t, h, w = x.shape
+        n, c, d = t * h * w, self.width, self.latent
+        q, k, v = self.embed(x, cell_input)
+        # kernel: x^Q (P1 + K H1), one D-vector per query and position
+        h1 = self.h1.permute(1, 2, 0).reshape(c * d, 1, *self.window)  # (c*D, 1, mt, mh, mw), group per key channel
+        k_h1 = self._conv(k, h1, groups=c).view(b, c, d, n) + self.p1[None, :, :, None]  # (B, c, D, N)
+        kernel = torch.einsum("blcn,bcdn->bnld", q.reshape(b, self.queries, c, n), k_h1)  # (B, N, L, D)
+        # context: H2^T (X^V + X^V X^V^T G), one c x D matrix per position
+        values = v.reshape(b * c, 1, t, h, w)  # (B*c, 1, T, H, W): every value channel on its own
+        h2_v = self._conv(values, self.h2.t().reshape(d, 1, *self.window)).view(b, c, d, n)  # (B, c, D, N)
+        v_g = self._conv(values, self.g.t().reshape(c, 1, *self.window)).view(b, c, c, n)  # (B, c', c, N)
+        context = h2_v + torch.einsum("bxcn,bxdn->bcdn", v_g, h2_v)  # (B, c, D, N)
+        out = torch.einsum("bnld,bcdn->blcn", kernel, context)  # (B, L, c, N)
+        return out.reshape(b, self.queries * c, t, h, w)[:, : self.channels]  # (B, C, T, H, W)
+
+    def direct(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
+        """The same function written as its definition, with unfolded windows (Eq. 9 and 11)."""
+        b, _, t, h, w = x.shape
+        q, k, v = self.embed(x, cell_input)
+        queries = q.flatten(3)  # (B, L, c, N)
+        keys, values = unfold_windows(k, self.window), unfold_windows(v, self.window)  # (B, N, M, c)
+        basic = torch.einsum("blcn,cm->bnlm", queries, self.p1 @ self.h2.t())  # (B, N, L, M)
+        hadamard = torch.einsum("blcn,bnmc->bnlmc", queries, keys)  # (B, N, L, M, c)
+        relational = torch.einsum("bnlmc,mcd,kd->bnlk", hadamard, self.h1, self.h2)  # (B, N, L, M)
+        v_g = torch.einsum("bnmc,me->bnce", values, self.g)  # (B, N, c, c)
+        context = values + torch.einsum("bnmc,bnce->bnme", values, v_g)  # (B, N, M, c)
+        out = torch.einsum("bnlm,bnme->blen", basic + relational, context)  # (B, L, c, N)
+        return out.reshape(b, self.queries * self.width, t, h, w)[:, : self.channels]  # (B, C, T, H, W)
