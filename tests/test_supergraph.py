@@ -158,8 +158,8 @@ def test_supergraph_cell_is_identity_at_init_and_trains_everything(path):
     for name, param in sg.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
     arch = architecture_parameters(sg)
-    level1 = [n for n in graph.nodes if n.level == 1]
-    assert sum(p.numel() for p in arch) == 7 * len(level1) + 2 * len(graph.nodes) + len(graph.nodes)
+    edges = sum(len(graph.candidates(n.id)) for n in graph.nodes if n.level > 0)  # level 0 reads only the input
+    assert sum(p.numel() for p in arch) == edges + 2 * len(graph.nodes) + len(graph.nodes)
     assert {id(p) for p in arch}.isdisjoint(id(p) for p in network_parameters(sg))
     assert len(arch) + len(network_parameters(sg)) == len(list(sg.parameters()))
     assert any(k.startswith("arch.") for k in sg.state_dict())
