@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "runners.cmd_data",
     "runners.cmd_train",
     "runners.cmd_search",
+    "runners.cmd_viz",
 )
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 

@@ -1,0 +1,135 @@
+"""Search and comparison plots from plain records.
+
+GP-bandit (or random, TPE) searches are plotted from a list of ``(trial, value, flops)``
+records, whatever store they come from: `value` is the score the search maximises (None for a
+failed trial) and `flops` the trial model's cost (None when not counted), in the unit the
+axis label names.  The comparison plot of `nas compare` takes one `Measured` point per model.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, NamedTuple, Sequence
+
+from matplotlib.figure import Figure
+
+
+class TrialPoint(NamedTuple):
+    """One trial of a search: its number, its value (None: failed) and its FLOPs (None: unknown)."""
+
+    trial: int
+    value: float | None
+    flops: float | None = None
+
+
+class Measured(NamedTuple):
+    """One model of a comparison: a cost, the mean of a score over seeds and its spread."""
+
+    label: str
+    cost: float
+    mean: float
+    spread: float | None  # the error bar (a standard deviation); None with a single seed
+
+
+def as_points(records: Iterable[Sequence]) -> list[TrialPoint]:
+    """`TrialPoint`s from (trial, value[, flops]) tuples, sorted by trial number."""
+    return sorted((TrialPoint(*record) for record in records), key=lambda p: p.trial)
+
+
+def best_so_far(values: Sequence[float | None], maximize: bool = True) -> list[float | None]:
+    """The best value among the first i+1 (failed trials, None, are skipped; None before any)."""
+    best: float | None = None
+    out = []
+    for value in values:
+        if value is not None and (best is None or (value > best if maximize else value < best)):
+            best = value
+        out.append(best)
+    return out
+
+
+def pareto_front(points: Iterable[TrialPoint]) -> list[TrialPoint]:
+    """The trials no other trial beats on both counts (higher value, fewer FLOPs), by FLOPs.
+
+    A trial is dominated when another is at least as good on both and better on one; failed
+    trials and trials without FLOPs take no part.  Equal trials are all kept.
+    """
+    valid = [p for p in points if p.value is not None and p.flops is not None]
+
+    def dominated(p: TrialPoint) -> bool:
+        return any(q.value >= p.value and q.flops <= p.flops and (q.value > p.value or q.flops < p.flops) for q in valid)
+
+    return sorted((p for p in valid if not dominated(p)), key=lambda p: (p.flops, -p.value, p.trial))
+
+
+def trial_values_figure(
+    records: Iterable[Sequence], maximize: bool = True, value_label: str = "value", title: str | None = None
+) -> Figure:
+    """Every trial's value in trial order, the best so far as a step line, failures as red crosses."""
+    points = as_points(records)
+    figure = Figure(figsize=(6.4, 3.8))
+    ax = figure.add_subplot()
+    done = [p for p in points if p.value is not None]
+    failed = [p for p in points if p.value is None]
+    ax.plot([p.trial for p in done], [p.value for p in done], "o", color="#4393c3", markersize=4, label="trial")
+    best = best_so_far([p.value for p in points], maximize)
+    steps = [(p.trial, b) for p, b in zip(points, best) if b is not None]
+    if steps:
+        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color="#b2182b", label="best so far")
+    if failed:
+        floor = min((p.value for p in done), default=0.0)
+        ax.plot([p.trial for p in failed], [floor] * len(failed), "x", color="#d6604d", markersize=6,
+                label=f"failed ({len(failed)})")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(value_label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def accuracy_flops_figure(
+    records: Iterable[Sequence], value_label: str = "value", flops_label: str = "GFLOPs", title: str | None = None
+) -> Figure:
+    """Value against FLOPs for every trial, with the Pareto front as a staircase, its trials named."""
+    points = [p for p in as_points(records) if p.value is not None and p.flops is not None]
+    front = pareto_front(points)
+    figure = Figure(figsize=(6.4, 4.2))
+    ax = figure.add_subplot()
+    ax.plot([p.flops for p in points], [p.value for p in points], "o", color="#bababa", markersize=4, label="trial")
+    if front:
+        ax.step([p.flops for p in front], [p.value for p in front], where="post", color="#b2182b", linewidth=1)
+        ax.plot([p.flops for p in front], [p.value for p in front], "o", color="#b2182b", markersize=5,
+                label=f"Pareto front ({len(front)})")
+        for p in front:
+            ax.annotate(str(p.trial), (p.flops, p.value), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set_xlabel(flops_label)
+    ax.set_ylabel(value_label)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def comparison_figure(
+    points: Sequence[Measured], value_label: str = "test top-1", cost_label: str = "GFLOPs", title: str | None = None
+) -> Figure:
+    """Mean score against cost for each model, error bars of one spread, each point labelled."""
+    figure = Figure(figsize=(6.4, 4.2))
+    ax = figure.add_subplot()
+    colours = ("#4d4d4d", "#d6604d", "#4393c3", "#1b7837", "#762a83", "#e08214", "#35978f", "#8c510a")
+    for index, point in enumerate(points):
+        ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread], fmt="o",
+                    capsize=4, color=colours[index % len(colours)], label=point.label)
+        ax.annotate(point.label, (point.cost, point.mean), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xlabel(cost_label)
+    ax.set_ylabel(value_label)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.25, y=0.2)
+    ax.legend(fontsize=8, loc="best")
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,99 @@
+"""`nas viz`: cell diagrams of a genotype, and plots of a run folder.
+
+``nas viz G.json -o cell.png|cell.svg`` draws a cell genotype, or a model genotype with one
+panel per insertion position; ``--format dot`` writes Graphviz text instead (render it with
+``dot -Tpng``; no Graphviz is needed here).  ``nas viz --run RUN -o weights.png`` plots a run
+folder: for a supergraph search (``nas search diff``), every position's sink, connection and
+gating weights per epoch.  `RUN_PLOTS` maps a run's kind (``run.json`` "kind") to its plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Callable
+
+import yaml
+from matplotlib.figure import Figure
+
+from nas.errors import UserError
+from nas.io import atomic_write_text, load_json, parse_json, read_text
+from nas.space import load_model_genotype
+from nas.supergraph import parse_supergraph
+from nas.viz import cell_figure, image_format, model_graphs, save_figure, to_dot
+from nas.viz.supergraph_plot import supergraph_weights_figure, weight_history
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `nas viz`."""
+    parser = commands.add_parser("viz", help="draw cell diagrams (PNG, SVG, Graphviz) and plot run folders")
+    parser.add_argument("genotype", nargs="?", help="cell or model genotype JSON to draw")
+    parser.add_argument("--run", metavar="RUN", help="plot this run folder instead (a supergraph search)")
+    parser.add_argument("-o", "--out", required=True, help="file to write: .png or .svg (or .dot with --format dot)")
+    parser.add_argument("--format", choices=("png", "svg", "dot"), help="output format (default: from the file name)")
+    parser.add_argument("--title", help="figure title (default: the file drawn)")
+    parser.set_defaults(handler=run_viz)
+
+
+def run_viz(args: argparse.Namespace) -> int:
+    """Draw the genotype or plot the run; print what was written."""
+    if (args.genotype is None) == (args.run is None):
+        raise UserError("give a genotype JSON to draw or --run RUN to plot, not both")
+    if args.run is not None:
+        if args.format == "dot":
+            raise UserError("--format dot is for cell diagrams; a run's plots are .png or .svg")
+        figure = run_figure(Path(args.run), args.title)
+        save_figure(figure, args.out, args.format)
+    else:
+        write_cells(args.genotype, args.out, args.format, args.title)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def write_cells(genotype_path: str, out: str, fmt: str | None, title: str | None) -> None:
+    """The diagram of the genotype file as PNG, SVG or Graphviz text."""
+    if Path(genotype_path).is_dir():
+        raise UserError(f"{genotype_path} is a folder: give a genotype JSON (or --run {genotype_path} for its plots)")
+    fmt = image_format(out, fmt)
+    model = load_model_genotype(genotype_path)
+    graphs = model_graphs(model.cells)
+    if fmt == "dot":
+        atomic_write_text(out, to_dot(graphs, name=title or Path(genotype_path).stem))
+    else:
+        save_figure(cell_figure(graphs, title if title is not None else genotype_path), out, fmt)
+
+
+def supergraph_run_figure(run: Path, info: dict, title: str | None) -> Figure:
+    """Architecture weights per epoch of a `nas search diff` run folder."""
+    text = info.get("supergraph", {}).get("yaml")
+    if not isinstance(text, str):
+        raise UserError(f"{run / 'run.json'}: supergraph.yaml: missing; the run folder is incomplete")
+    graph = parse_supergraph(yaml.safe_load(text), source=f"{run / 'run.json'} (supergraph)")
+    metrics = run / "metrics.jsonl"
+    lines = [line for line in read_text(metrics, "metrics file").splitlines() if line.strip()]
+    records = [load_json_line(line, metrics, number) for number, line in enumerate(lines, 1)]
+    epochs, history = weight_history(graph, records)
+    return supergraph_weights_figure(graph, epochs, history, title if title is not None else f"{graph.name}: {run}")
+
+
+def load_json_line(line: str, path: Path, number: int) -> dict:
+    """One record of a JSON-lines file; a malformed line is a `UserError` naming it."""
+    record = parse_json(line, f"{path} record {number}")
+    if not isinstance(record, dict):
+        raise UserError(f"{path} line {number}: expected a JSON object")
+    return record
+
+
+RUN_PLOTS: dict[str, Callable[[Path, dict, str | None], Figure]] = {"supergraph": supergraph_run_figure}
+"""Run kind (run.json "kind") -> the function making its figure."""
+
+
+def run_figure(run: Path, title: str | None) -> Figure:
+    """The figure of a run folder, chosen by the kind its run.json names."""
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}")
+    info = load_json(run / "run.json", "run record")
+    kind = info.get("kind") if isinstance(info, dict) else None
+    if kind not in RUN_PLOTS:
+        raise UserError(f"{run}: no plots for a run of kind {kind or 'training'!r} (plots exist for: {', '.join(RUN_PLOTS)})")
+    return RUN_PLOTS[kind](run, info, title)
