@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "runners.cmd_train",
     "runners.cmd_search",
     "runners.cmd_viz",
+    "runners.cmd_compare",
 )
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 

@@ -116,14 +116,13 @@ def accuracy_flops_figure(
 def comparison_figure(
     points: Sequence[Measured], value_label: str = "test top-1", cost_label: str = "GFLOPs", title: str | None = None
 ) -> Figure:
-    """Mean score against cost for each model, error bars of one spread, each point labelled."""
+    """Mean score against cost for each model, error bars of one spread, the models named in the legend."""
     figure = Figure(figsize=(6.4, 4.2))
     ax = figure.add_subplot()
     colours = ("#4d4d4d", "#d6604d", "#4393c3", "#1b7837", "#762a83", "#e08214", "#35978f", "#8c510a")
     for index, point in enumerate(points):
         ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread], fmt="o",
                     capsize=4, color=colours[index % len(colours)], label=point.label)
-        ax.annotate(point.label, (point.cost, point.mean), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xlabel(cost_label)
     ax.set_ylabel(value_label)
     ax.grid(alpha=0.3)

@@ -1,0 +1,223 @@
+"""`nas compare`: the backbone alone, with non-local blocks and with each given cell, one recipe,
+several seeds; a markdown table, a figure and a JSON of every number in the folder it is given.
+
+Every training is an ordinary `nas train` run folder, ``OUT/runs/<model>/seed<S>``, made by
+the same code path (`runners.cmd_train.run_training`); rerunning the command skips the runs
+that finished (they have ``result.json``) and resumes an interrupted one from its checkpoint.
+``OUT/compare.json`` keeps the recipe and the cells: a rerun with another recipe, or another
+cell under a label already used, is refused rather than mixed into the same table.  Adding
+seeds or cells to a finished comparison trains only the new runs.
+
+The table names the command that made it, written from the parsed options (those that differ
+from their defaults), so it reads the same however the options were typed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nas import __version__
+from nas.backbones import BACKBONES
+from nas.distributed import world_from_env
+from nas.errors import UserError
+from nas.flops import count_flops
+from nas.io import atomic_write_json, atomic_write_text, load_json
+from nas.space import load_model_genotype
+from nas.viz import save_figure
+from runners import compare_report
+from runners.cmd_train import add_run_arguments, build, git_commit, open_run_data, run_training, set_threads, train_config
+from runners.flops_table import BACKBONES as PAPER_BACKBONES
+from runners.flops_table import count as paper_count
+
+PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
+NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress", "workers"}
+"""Options that do not change what a run computes (or are per model/seed), left out of the recipe check."""
+LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    """One model to train: its run folder name, its table name and its blocks."""
+
+    key: str
+    name: str
+    cells: str | None = None
+    nonlocal_blocks: bool = False
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `nas compare`."""
+    parser = commands.add_parser(
+        "compare", help="train the backbone alone, with non-local blocks and with cells over several seeds; "
+                        "write a table, a figure and JSON")
+    parser.add_argument("--backbone", required=True, help="backbone name (tiny, i3d, ...)")
+    parser.add_argument("--cells", action="append", default=[], metavar="[LABEL=]G.json",
+                        help="a cell or model genotype to compare (repeatable); LABEL names it in the table")
+    parser.add_argument("--seeds", type=int, default=3, help="train each model with seeds --seed, --seed+1, ... (default 3)")
+    parser.add_argument("--paper-backbone", choices=PAPER_NAMES,
+                        help=f"also count FLOPs with the same blocks in this backbone at {compare_report.PAPER_SIZE} "
+                             "(default: the backbone itself when it is a paper backbone)")
+    add_run_arguments(parser, default_stage="train")
+    parser.set_defaults(handler=run_compare, command_actions=parser._actions)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """`nas compare` with every option whose value differs from its default."""
+    words = ["nas", "compare"]
+    for action in args.command_actions:
+        if not action.option_strings or action.dest in ("help", "progress", "threads", "workers"):
+            continue
+        value, flag = getattr(args, action.dest, None), action.option_strings[-1]
+        if value == action.default:
+            continue
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            words.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            for item in value:
+                words += [flag, str(item)]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def plan_models(args: argparse.Namespace) -> list[ModelPlan]:
+    """The backbone, the backbone with non-local blocks, then each --cells in the given order."""
+    models = [ModelPlan("backbone", args.backbone), ModelPlan("nonlocal", f"{args.backbone} + NL", nonlocal_blocks=True)]
+    labels: set[str] = set()
+    for given in args.cells:
+        label, sep, path = given.partition("=")
+        if not sep:
+            label, path = Path(given).stem, given
+        if not LABEL.match(label):
+            raise UserError(f"--cells {given}: a label is letters, digits and _ . + - (got {label!r})")
+        if label in labels:
+            raise UserError(f"--cells {given}: label {label!r} is given twice; name them LABEL=G.json")
+        labels.add(label)
+        models.append(ModelPlan(f"cell-{label}", f"{args.backbone} + {label}", cells=path))
+    return models
+
+
+def run_args(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path) -> argparse.Namespace:
+    """The options of one training, as `nas train` would take them."""
+    options = {k: v for k, v in vars(args).items() if k not in ("command_actions", "cells", "seeds", "paper_backbone")}
+    return argparse.Namespace(**{**options, "out": str(out / "runs" / model.key / f"seed{seed}"), "seed": seed,
+                                 "cells": model.cells, "nonlocal_blocks": model.nonlocal_blocks})
+
+
+def proxy_input(args: argparse.Namespace) -> tuple[int, int, int, int, int]:
+    """(N, C, T, H, W) of one clip as the runs see it, for the proxy FLOPs."""
+    if args.data == "synthetic":
+        return (1, 3, args.frames, args.size, args.size)
+    side = args.crop or args.short_side
+    if side is None:
+        raise UserError("nas compare on video folders needs --crop (or --short-side) to count FLOPs at the clip size")
+    return (1, 3, args.frames, side, side)
+
+
+def paper_report(model: ModelPlan, paper: str | None) -> tuple[Any, str | None]:
+    """FLOPs of the model's blocks in the paper backbone, or None and why not."""
+    if paper is None:
+        return None, None
+    if model.cells is None:
+        return paper_count(paper, nonlocal_blocks=model.nonlocal_blocks), None
+    cells = load_model_genotype(model.cells)
+    positions = BACKBONES.get(paper)(num_classes=2).insertion_points
+    if "*" in cells.cells or set(cells.cells) <= set(positions):
+        return paper_count(paper, cells=cells), None
+    named = ", ".join(sorted(cells.cells))
+    return None, f"its cells are placed at positions {named}, which {paper} does not have (it has {', '.join(positions)})"
+
+
+def check_settings(out: Path, recipe: dict[str, Any], cells: dict[str, Any]) -> None:
+    """Refuse to add runs of another recipe or other cells to an existing comparison folder."""
+    path = out / "compare.json"
+    if not path.exists():
+        return
+    kept = load_json(path, "comparison settings")
+    changed = sorted(k for k in set(recipe) | set(kept.get("recipe", {})) if recipe.get(k) != kept["recipe"].get(k))
+    if changed:
+        raise UserError(f"{out} holds runs of another recipe ({', '.join(changed)} differ); use another --out")
+    for key, genotype in cells.items():
+        if key in kept.get("cells", {}) and kept["cells"][key] != genotype:
+            raise UserError(f"{out} holds runs of another cell under {key!r}; use another label or --out")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Plan, count, train what is missing, then write the table, the figure and the JSON."""
+    if args.stage != "train":
+        raise UserError("nas compare reports accuracy on the test split: --stage must be train")
+    if args.seeds < 1:
+        raise UserError(f"--seeds must be at least 1 (got {args.seeds})")
+    set_threads(args)
+    out, seeds = Path(args.out), [args.seed + i for i in range(args.seeds)]
+    models, paper = plan_models(args), args.paper_backbone or (args.backbone if args.backbone in PAPER_NAMES else None)
+    data = {None: open_run_data(run_args(args, models[0], args.seed, out))}
+    num_classes, shape = len(data[None].classes), proxy_input(args)
+    results = []
+    for model in models:  # build and count every model first: a bad cell fails before any training
+        proxy = count_flops(build(run_args(args, model, args.seed, out), num_classes), shape)
+        results.append(compare_report.ModelResult(model.key, model.name, model.cells, proxy, *paper_report(model, paper)))
+    cells = {m.key: load_model_genotype(m.cells).to_dict() for m in models if m.cells}
+    recipe = {k: v for k, v in vars(args).items() if k not in NOT_RECIPE}
+    check_settings(out, recipe, cells)
+    main_process = world_from_env().is_main
+    if main_process:
+        atomic_write_json(out / "compare.json", {"recipe": recipe, "cells": {**_kept_cells(out), **cells}})
+    for model, result in zip(models, results):
+        for seed in seeds:
+            result.runs.append(train_once(args, model, seed, out, data))
+    if not main_process:  # under torchrun every process trains its share; the first one reports
+        return 0
+    context = report_context(args, seeds, paper, shape, num_classes, data[None])
+    atomic_write_json(out / "comparison.json", compare_report.report_json(results, context))
+    atomic_write_text(out / "comparison.md", compare_report.markdown_table(results, context))
+    save_figure(compare_report.figure(results, context), out / "comparison.png")
+    print(f"wrote {out / 'comparison.md'}, {out / 'comparison.png'} and {out / 'comparison.json'}")
+    return 0
+
+
+def _kept_cells(out: Path) -> dict[str, Any]:
+    path = out / "compare.json"
+    return load_json(path, "comparison settings").get("cells", {}) if path.exists() else {}
+
+
+def train_once(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path, data: dict) -> dict[str, Any]:
+    """Train one model with one seed (or read the finished run); return its summary for the table."""
+    options = run_args(args, model, seed, out)
+    run = Path(options.out)
+    if (run / "result.json").exists():
+        print(f"== {model.name}, seed {seed}: finished, skipped ({run})", flush=True)
+        summary = load_json(run / "result.json", "run result")
+    else:
+        print(f"== {model.name}, seed {seed} ({run})", flush=True)
+        key = None if args.data == "synthetic" else seed  # video sampling follows the seed; synthetic data does not
+        if key not in data:
+            data[key] = open_run_data(options)
+        splits = data[key]
+        info = {"kind": "compare", "model": model.name, "compare": str(out)}
+        _, summary = run_training(options, train_config(options), build(options, len(splits.classes)), splits, run_info=info)
+        if summary is None:  # another process of a distributed run: the first one reports
+            return {}
+    if summary.get("test") is None:
+        raise UserError(f"{run}: the run has no test-split result; nas compare needs a test split")
+    return {"seed": seed, "run": str(run), "test": {k: summary["test"][k] for k in ("top1", "top5", "loss", "count")},
+            "val_top1": summary["val"]["final_top1"], "test_pair_accuracy": summary["test"].get("pair_accuracy")}
+
+
+def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, classes: int, data) -> dict:
+    """What the table and the JSON say about how the numbers were made."""
+    if args.data == "synthetic":
+        described = f"synthetic motion videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, data seed {args.data_seed})"
+    else:
+        described = f"video folder {args.data} ({args.frames}-frame clips)"
+    recipe = (f"epochs {args.epochs}, batch {args.batch_size}, SGD lr {args.lr} (cosine, {args.warmup_epochs} warm-up), "
+              f"weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, width {args.width}")
+    return {"command": command_line(args), "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
+            "data": args.data, "data_description": described, "recipe_description": recipe, "seeds": seeds,
+            "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
+            "num_classes": classes, "pairs": len(data.pairs), "test_videos": len(data.test) if data.test is not None else 0}
