@@ -30,13 +30,22 @@ from nas.io import atomic_write_json, atomic_write_text, load_json
 from nas.space import load_model_genotype
 from nas.viz import save_figure
 from runners import compare_report
-from runners.cmd_train import add_run_arguments, build, git_commit, open_run_data, run_training, set_threads, train_config
+from runners.cmd_train import (
+    add_run_arguments,
+    build,
+    git_commit,
+    open_run_data,
+    run_training,
+    set_threads,
+    train_config,
+)
 from runners.flops_table import BACKBONES as PAPER_BACKBONES
 from runners.flops_table import count as paper_count
 
 PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
-NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress", "workers"}
-"""Options that do not change what a run computes (or are per model/seed), left out of the recipe check."""
+NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress",
+              "workers"}
+"""Options that do not change what a run computes (or differ per model or seed): not part of the recipe check."""
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -58,7 +67,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--backbone", required=True, help="backbone name (tiny, i3d, ...)")
     parser.add_argument("--cells", action="append", default=[], metavar="[LABEL=]G.json",
                         help="a cell or model genotype to compare (repeatable); LABEL names it in the table")
-    parser.add_argument("--seeds", type=int, default=3, help="train each model with seeds --seed, --seed+1, ... (default 3)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="train each model with the seeds --seed, --seed+1, ... (default 3)")
     parser.add_argument("--paper-backbone", choices=PAPER_NAMES,
                         help=f"also count FLOPs with the same blocks in this backbone at {compare_report.PAPER_SIZE} "
                              "(default: the backbone itself when it is a paper backbone)")
@@ -87,7 +97,8 @@ def command_line(args: argparse.Namespace) -> str:
 
 def plan_models(args: argparse.Namespace) -> list[ModelPlan]:
     """The backbone, the backbone with non-local blocks, then each --cells in the given order."""
-    models = [ModelPlan("backbone", args.backbone), ModelPlan("nonlocal", f"{args.backbone} + NL", nonlocal_blocks=True)]
+    models = [ModelPlan("backbone", args.backbone),
+              ModelPlan("nonlocal", f"{args.backbone} + NL", nonlocal_blocks=True)]
     labels: set[str] = set()
     for given in args.cells:
         label, sep, path = given.partition("=")
@@ -130,7 +141,7 @@ def paper_report(model: ModelPlan, paper: str | None) -> tuple[Any, str | None]:
     if "*" in cells.cells or set(cells.cells) <= set(positions):
         return paper_count(paper, cells=cells), None
     named = ", ".join(sorted(cells.cells))
-    return None, f"its cells are placed at positions {named}, which {paper} does not have (it has {', '.join(positions)})"
+    return None, f"its cells sit at positions {named}, which {paper} does not have (it has {', '.join(positions)})"
 
 
 def check_settings(out: Path, recipe: dict[str, Any], cells: dict[str, Any]) -> None:
@@ -139,11 +150,13 @@ def check_settings(out: Path, recipe: dict[str, Any], cells: dict[str, Any]) -> 
     if not path.exists():
         return
     kept = load_json(path, "comparison settings")
-    changed = sorted(k for k in set(recipe) | set(kept.get("recipe", {})) if recipe.get(k) != kept["recipe"].get(k))
+    if not isinstance(kept, dict) or not isinstance(kept.get("recipe"), dict) or not isinstance(kept.get("cells"), dict):
+        raise UserError(f"{path}: not the settings of a comparison (expected keys recipe and cells)")
+    changed = sorted(k for k in set(recipe) | set(kept["recipe"]) if recipe.get(k) != kept["recipe"].get(k))
     if changed:
         raise UserError(f"{out} holds runs of another recipe ({', '.join(changed)} differ); use another --out")
     for key, genotype in cells.items():
-        if key in kept.get("cells", {}) and kept["cells"][key] != genotype:
+        if key in kept["cells"] and kept["cells"][key] != genotype:
             raise UserError(f"{out} holds runs of another cell under {key!r}; use another label or --out")
 
 
@@ -155,13 +168,16 @@ def run_compare(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds must be at least 1 (got {args.seeds})")
     set_threads(args)
     out, seeds = Path(args.out), [args.seed + i for i in range(args.seeds)]
-    models, paper = plan_models(args), args.paper_backbone or (args.backbone if args.backbone in PAPER_NAMES else None)
-    data = {None: open_run_data(run_args(args, models[0], args.seed, out))}
-    num_classes, shape = len(data[None].classes), proxy_input(args)
+    models = plan_models(args)
+    paper = args.paper_backbone or (args.backbone if args.backbone in PAPER_NAMES else None)
+    first = data_key(args, args.seed)
+    data = {first: open_run_data(run_args(args, models[0], args.seed, out))}
+    num_classes, shape = len(data[first].classes), proxy_input(args)
     results = []
     for model in models:  # build and count every model first: a bad cell fails before any training
         proxy = count_flops(build(run_args(args, model, args.seed, out), num_classes), shape)
-        results.append(compare_report.ModelResult(model.key, model.name, model.cells, proxy, *paper_report(model, paper)))
+        paper_flops, note = paper_report(model, paper)
+        results.append(compare_report.ModelResult(model.key, model.name, model.cells, proxy, paper_flops, note))
     cells = {m.key: load_model_genotype(m.cells).to_dict() for m in models if m.cells}
     recipe = {k: v for k, v in vars(args).items() if k not in NOT_RECIPE}
     check_settings(out, recipe, cells)
@@ -173,7 +189,7 @@ def run_compare(args: argparse.Namespace) -> int:
             result.runs.append(train_once(args, model, seed, out, data))
     if not main_process:  # under torchrun every process trains its share; the first one reports
         return 0
-    context = report_context(args, seeds, paper, shape, num_classes, data[None])
+    context = report_context(args, seeds, paper, shape, data[first])
     atomic_write_json(out / "comparison.json", compare_report.report_json(results, context))
     atomic_write_text(out / "comparison.md", compare_report.markdown_table(results, context))
     save_figure(compare_report.figure(results, context), out / "comparison.png")
@@ -182,6 +198,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def _kept_cells(out: Path) -> dict[str, Any]:
+    """The cells compare.json already holds (from earlier runs of the command on this folder)."""
     path = out / "compare.json"
     return load_json(path, "comparison settings").get("cells", {}) if path.exists() else {}
 
@@ -195,29 +212,41 @@ def train_once(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path,
         summary = load_json(run / "result.json", "run result")
     else:
         print(f"== {model.name}, seed {seed} ({run})", flush=True)
-        key = None if args.data == "synthetic" else seed  # video sampling follows the seed; synthetic data does not
+        key = data_key(args, seed)
         if key not in data:
             data[key] = open_run_data(options)
         splits = data[key]
         info = {"kind": "compare", "model": model.name, "compare": str(out)}
-        _, summary = run_training(options, train_config(options), build(options, len(splits.classes)), splits, run_info=info)
+        network = build(options, len(splits.classes))
+        _, summary = run_training(options, train_config(options), network, splits, run_info=info)
         if summary is None:  # another process of a distributed run: the first one reports
             return {}
     if summary.get("test") is None:
         raise UserError(f"{run}: the run has no test-split result; nas compare needs a test split")
-    return {"seed": seed, "run": str(run), "test": {k: summary["test"][k] for k in ("top1", "top5", "loss", "count")},
-            "val_top1": summary["val"]["final_top1"], "test_pair_accuracy": summary["test"].get("pair_accuracy")}
+    test = {k: summary["test"][k] for k in ("top1", "top5", "loss", "count")}
+    return {"seed": seed, "run": str(run), "test": test, "val_top1": summary["val"]["final_top1"],
+            "test_pair_accuracy": summary["test"].get("pair_accuracy")}
 
 
-def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, classes: int, data) -> dict:
-    """What the table and the JSON say about how the numbers were made."""
+def data_key(args: argparse.Namespace, seed: int) -> int | None:
+    """Which runs can share opened data: all for synthetic data; per seed for video folders (clip sampling)."""
+    return None if args.data == "synthetic" else seed
+
+
+def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, data: Any) -> dict:
+    """What the table and the JSON say about how the numbers were made (`data`: the opened splits)."""
     if args.data == "synthetic":
-        described = f"synthetic motion videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, data seed {args.data_seed})"
+        described = (f"synthetic motion videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
+                     f"data seed {args.data_seed})")
     else:
         described = f"video folder {args.data} ({args.frames}-frame clips)"
-    recipe = (f"epochs {args.epochs}, batch {args.batch_size}, SGD lr {args.lr} (cosine, {args.warmup_epochs} warm-up), "
-              f"weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, width {args.width}")
-    return {"command": command_line(args), "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
-            "data": args.data, "data_description": described, "recipe_description": recipe, "seeds": seeds,
-            "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
-            "num_classes": classes, "pairs": len(data.pairs), "test_videos": len(data.test) if data.test is not None else 0}
+    recipe = (f"epochs {args.epochs}, batch {args.batch_size}, SGD lr {args.lr} (cosine, {args.warmup_epochs} "
+              f"warm-up epochs), weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
+              f"width {args.width}")
+    return {
+        "command": command_line(args), "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
+        "data": args.data, "data_description": described, "recipe_description": recipe, "seeds": seeds,
+        "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
+        "num_classes": len(data.classes), "pairs": len(data.pairs),
+        "test_videos": len(data.test) if data.test is not None else 0,
+    }

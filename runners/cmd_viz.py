@@ -95,5 +95,6 @@ def run_figure(run: Path, title: str | None) -> Figure:
     info = load_json(run / "run.json", "run record")
     kind = info.get("kind") if isinstance(info, dict) else None
     if kind not in RUN_PLOTS:
-        raise UserError(f"{run}: no plots for a run of kind {kind or 'training'!r} (plots exist for: {', '.join(RUN_PLOTS)})")
+        known = ", ".join(RUN_PLOTS)
+        raise UserError(f"{run}: no plots for a run of kind {kind or 'training'!r} (plots exist for: {known})")
     return RUN_PLOTS[kind](run, info, title)

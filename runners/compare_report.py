@@ -74,7 +74,7 @@ def markdown_table(models: Sequence[ModelResult], context: dict[str, Any]) -> st
     rows = []
     for model in models:
         row = [model.name, percent(model.metric("top1")), percent(model.metric("top5")),
-               f"{model.proxy.gflops:.4g}", f"{model.proxy.params / 1e6:.3f}"]
+               f"{model.proxy.gflops:#.4g}", f"{model.proxy.params / 1e6:.3f}"]
         if paper:
             row += [f"{model.paper.gflops:.1f}", f"{model.paper.params / 1e6:.2f}"] if model.paper else ["—", "—"]
         rows.append(row)
@@ -82,10 +82,12 @@ def markdown_table(models: Sequence[ModelResult], context: dict[str, Any]) -> st
     lines = [
         f"# {context['backbone']}: backbone alone, with non-local blocks, with attention cells",
         "",
-        f"Made by `{context['command']}` (attention-nas {context['version']}, commit {context['git_commit'] or 'unknown'}).",
+        f"Made by `{context['command']}` (attention-nas {context['version']}, "
+        f"commit {context['git_commit'] or 'unknown'}).",
         "",
         f"Data: {context['data_description']}. Recipe: {context['recipe_description']}. "
-        f"Top-1/top-5 on the test split ({context['test_videos']} videos): mean ± standard deviation over seeds {seeds}.",
+        f"Top-1/top-5 on the test split ({context['test_videos']} videos): mean ± standard deviation over "
+        f"seeds {seeds}.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -117,9 +119,9 @@ def honesty(context: dict[str, Any]) -> str:
     if context["data"] == "synthetic":
         what = (f"It compares the blocks on the synthetic motion proxy, where {2 * context['pairs']} of the "
                 f"{context['num_classes']} classes form {context['pairs']} pairs that differ only by the direction of "
-                "time, so it shows whether a block helps a small network trained from "
-                "scratch with one short recipe to tell motion directions apart, and how far the seed alone moves "
-                "the result (a difference smaller than the spread is not evidence).")
+                f"time, so it shows whether a block helps {context['backbone']}, trained from scratch with one "
+                "short recipe, to tell motion directions apart, and how far the seed alone moves the result "
+                "(a difference smaller than the spread is not evidence).")
     else:
         what = (f"It compares the blocks on the videos of {context['data']} with one recipe, and shows how far the "
                 "seed alone moves the result (a difference smaller than the spread is not evidence).")

@@ -64,6 +64,13 @@ def test_compare_writes_table_figure_and_json_and_a_rerun_skips_finished_runs(tm
     assert stdout.count("epoch 1/1") == 1 and stdout.count("finished, skipped") == 5
     assert json.loads((out / "comparison.json").read_text()) == report  # same seed, same numbers
 
+    code, stdout, err = compare(out, "--seeds", "3")  # a third seed: three new runs, six kept
+    assert code == 0, err
+    assert stdout.count("epoch 1/1") == 3 and stdout.count("finished, skipped") == 6
+    grown = json.loads((out / "comparison.json").read_text())
+    assert [len(m["runs"]) for m in grown["models"]] == [3, 3, 3]
+    assert [m["runs"][:2] for m in grown["models"]] == [m["runs"] for m in report["models"]]
+
 
 def test_a_compare_run_is_the_nas_train_run_of_its_seed(tmp_path):
     out = tmp_path / "cmp"
@@ -123,6 +130,9 @@ def test_a_folder_of_another_recipe_or_cell_is_refused(tmp_path):
     (out / "compare.json").write_text(json.dumps({"recipe": {"epochs": 5}, "cells": {}}))
     code, _, err = compare(out)
     assert_one_line_error(code, err, "another recipe", "epochs")
+    (out / "compare.json").write_text("[]")
+    code, _, err = compare(out)
+    assert_one_line_error(code, err, "not the settings of a comparison")
     code, _, err = compare(tmp_path / "fresh", "--seeds", "1", "--epochs", "1")
     assert code == 0, err
     kept = json.loads((tmp_path / "fresh" / "compare.json").read_text())

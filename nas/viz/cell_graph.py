@@ -160,13 +160,14 @@ def to_dot(graphs: Mapping[str, nx.MultiDiGraph], name: str = "cells") -> str:
     ]
     for index, (position, graph) in enumerate(graphs.items()):
         lines += [f"  subgraph cluster_{index} {{", f"    label={_quote(position_title(position))};"]
+        def name(node: str) -> str:
+            return _quote(f"{position}/{node}")  # node names are unique across the clusters
+
         for node, data in graph.nodes(data=True):
-            lines.append(f"    {_quote(f'{position}/{node}')} [label={_quote(data['label'])}, fillcolor={_quote(data['colour'])}];")
+            lines.append(f"    {name(node)} [label={_quote(data['label'])}, fillcolor={_quote(data['colour'])}];")
         for source, target, data in graph.edges(data=True):
-            attributes = [f"label={_quote(edge_label(data))}"]
-            if data["role"] == "kv":
-                attributes.append("style=dashed")
-            lines.append(f"    {_quote(f'{position}/{source}')} -> {_quote(f'{position}/{target}')} [{', '.join(attributes)}];")
+            attributes = [f"label={_quote(edge_label(data))}"] + (["style=dashed"] if data["role"] == "kv" else [])
+            lines.append(f"    {name(source)} -> {name(target)} [{', '.join(attributes)}];")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

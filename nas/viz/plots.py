@@ -55,7 +55,8 @@ def pareto_front(points: Iterable[TrialPoint]) -> list[TrialPoint]:
     valid = [p for p in points if p.value is not None and p.flops is not None]
 
     def dominated(p: TrialPoint) -> bool:
-        return any(q.value >= p.value and q.flops <= p.flops and (q.value > p.value or q.flops < p.flops) for q in valid)
+        return any(q.value >= p.value and q.flops <= p.flops and (q.value > p.value or q.flops < p.flops)
+                   for q in valid)
 
     return sorted((p for p in valid if not dominated(p)), key=lambda p: (p.flops, -p.value, p.trial))
 

@@ -25,7 +25,9 @@ PANEL = (3.1, 2.2)  # inches
 LEGEND_COLUMNS = 7
 
 
-def weight_history(graph: Supergraph, records: Iterable[Mapping[str, Any]]) -> tuple[list[int], dict[str, list[SupergraphWeights]]]:
+def weight_history(
+    graph: Supergraph, records: Iterable[Mapping[str, Any]]
+) -> tuple[list[int], dict[str, list[SupergraphWeights]]]:
     """Epoch numbers and, per position, each epoch's weights, from metrics.jsonl records."""
     epochs: list[int] = []
     history: dict[str, list[SupergraphWeights]] = {}
@@ -56,7 +58,10 @@ def node_colour(graph: Supergraph, node_id: int) -> tuple[float, ...] | str:
     return palette((node_id - 1) % palette.N)
 
 
-def _panel(ax: Axes, graph: Supergraph, epochs: Sequence[int], series: Mapping[int, Sequence[float]], title: str) -> None:
+def _panel(
+    ax: Axes, graph: Supergraph, epochs: Sequence[int], series: Mapping[int, Sequence[float]], title: str
+) -> None:
+    """One panel: a line per node over the epochs."""
     for node_id, values in series.items():
         ax.plot(epochs, values, marker="o", markersize=2.5, linewidth=1.2, color=node_colour(graph, node_id))
     ax.set_title(title, fontsize=8.5)
@@ -80,7 +85,10 @@ def panels(graph: Supergraph, history: Sequence[SupergraphWeights]) -> list[tupl
 
 
 def supergraph_weights_figure(
-    graph: Supergraph, epochs: Sequence[int], history: Mapping[str, Sequence[SupergraphWeights]], title: str | None = None
+    graph: Supergraph,
+    epochs: Sequence[int],
+    history: Mapping[str, Sequence[SupergraphWeights]],
+    title: str | None = None,
 ) -> Figure:
     """Sink, connection and gating weights per epoch, a block of panels per position."""
     blocks = {position: panels(graph, weights) for position, weights in history.items()}
@@ -103,7 +111,8 @@ def supergraph_weights_figure(
             if index // COLUMNS == (len(block) - 1) // COLUMNS:
                 ax.set_xlabel("epoch", fontsize=8)
         row += -(-len(block) // COLUMNS)
-    handles = [Line2D([], [], color=node_colour(graph, n), label=node_name(graph, n)) for n in (0, *(x.id for x in graph.nodes))]
+    nodes = (0, *(node.id for node in graph.nodes))
+    handles = [Line2D([], [], color=node_colour(graph, n), label=node_name(graph, n)) for n in nodes]
     figure.legend(handles=handles, loc="lower center", ncol=LEGEND_COLUMNS, fontsize=7.5, frameon=False)
     if title:
         figure.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
