@@ -182,10 +182,11 @@ def test_a_position_specific_model_gets_one_panel_per_position(tmp_path):
     assert len(re.findall(r"subgraph cluster_\d+", (tmp_path / "model.dot").read_text())) == 5
 
 
-def test_the_same_genotype_gives_the_same_svg(tmp_path):
-    for name in ("a.svg", "b.svg"):
-        assert run_nas("viz", FIG_A_LIKE, "-o", tmp_path / name, "--title", "x")[0] == 0
-    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+def test_the_same_genotype_gives_the_same_files(tmp_path):
+    for suffix in ("svg", "png"):
+        for name in ("a", "b"):
+            assert run_nas("viz", FIG_A_LIKE, "-o", tmp_path / f"{name}.{suffix}", "--title", "x")[0] == 0
+        assert (tmp_path / f"a.{suffix}").read_bytes() == (tmp_path / f"b.{suffix}").read_bytes()
 
 
 @pytest.mark.parametrize("content, fragments", [
