@@ -14,9 +14,7 @@ from nas.space.validate import preprocess_problem
 def parse_space(data: Any, source: str = "search space") -> SearchSpace:
     """A validated `SearchSpace` from a parsed YAML document; errors name the bad field."""
     doc = Fields(data, "", source).only(("schema", "name", "description", "cell", "preprocess", "ops"))
-    schema = doc.get("schema", str)
-    if schema != SPACE_SCHEMA:
-        raise doc.fail("schema", f"expected {SPACE_SCHEMA!r}, got {schema!r}")
+    doc.schema(SPACE_SCHEMA)
     name = doc.get("name", str)
     cell = doc.sub("cell").only(("num_ops", "inputs_per_op", "kv_source"))
     num_ops = cell.get("num_ops", int)

@@ -57,6 +57,21 @@ class Fields:
         check_type(value, kind, lambda msg: self.fail(key, msg))
         return value
 
+    def schema(self, expected: str) -> str:
+        """The document's `schema` key, which must be `expected`."""
+        schema = self.get("schema", str)
+        if schema != expected:
+            raise self.fail("schema", f"expected {expected!r}, got {schema!r}")
+        return schema
+
+    def one_of(self, key: str, allowed: Iterable[str]) -> str:
+        """The string at `key`, which must be one of `allowed`."""
+        allowed = tuple(allowed)
+        value = self.get(key, str)
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
     def sub(self, key: str, default: Any = ...) -> "Fields":
         """The mapping at `key` as a `Fields` (an empty one when absent and a default is given)."""
         if key not in self.data and default is not ...:

@@ -29,12 +29,8 @@ def parse_genotype(doc: Fields, check_ops: bool = True, require_schema: bool = T
     """Build a `Genotype` from a document, raising `UserError` that names the bad field."""
     doc.only(("schema", "kv_source", "preprocess", "ops", "combine", "meta"))
     if require_schema or doc.has("schema"):
-        schema = doc.get("schema", str)
-        if schema != GENOTYPE_SCHEMA:
-            raise doc.fail("schema", f"expected {GENOTYPE_SCHEMA!r}, got {schema!r}")
-    kv_source = doc.get("kv_source", str)
-    if kv_source not in KV_SOURCES:
-        raise doc.fail("kv_source", f"must be one of {', '.join(KV_SOURCES)}, got {kv_source!r}")
+        doc.schema(GENOTYPE_SCHEMA)
+    kv_source = doc.one_of("kv_source", KV_SOURCES)
     preprocess = parse_preprocess(doc.sub("preprocess"))
     ops = tuple(_parse_op(item, check_ops) for item in _non_empty(doc, "ops"))
     _check_graph(doc, ops)
@@ -132,9 +128,7 @@ def _check_graph(doc: Fields, ops: tuple[OpSpec, ...]) -> None:
 
 def _parse_combine(doc: Fields, ops: tuple[OpSpec, ...]) -> Combine:
     doc.only(("mode", "outputs", "weights"))
-    mode = doc.get("mode", str)
-    if mode not in COMBINE_MODES:
-        raise doc.fail("mode", f"must be one of {', '.join(COMBINE_MODES)}, got {mode!r}")
+    mode = doc.one_of("mode", COMBINE_MODES)
     outputs = doc.get("outputs", list)
     ids = {spec.id for spec in ops}
     if not outputs:

@@ -74,12 +74,8 @@ def parse_supergraph(data: Any, source: str = "supergraph") -> Supergraph:
     from nas.ops import OPS
 
     doc = Fields(data, "", source).only(("schema", "name", "description", "kv_source", "preprocess", "levels", "nodes"))
-    schema = doc.get("schema", str)
-    if schema != SUPERGRAPH_SCHEMA:
-        raise doc.fail("schema", f"expected {SUPERGRAPH_SCHEMA!r}, got {schema!r}")
-    kv_source = doc.get("kv_source", str)
-    if kv_source not in KV_SOURCES:
-        raise doc.fail("kv_source", f"must be one of {', '.join(KV_SOURCES)}, got {kv_source!r}")
+    doc.schema(SUPERGRAPH_SCHEMA)
+    kv_source = doc.one_of("kv_source", KV_SOURCES)
     preprocess = parse_preprocess(doc.sub("preprocess"))
     nodes = []
     for level, items in enumerate(_levels(doc)):

@@ -8,7 +8,7 @@ axis label names.  The comparison plot of `nas compare` takes one `Measured` poi
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from matplotlib.figure import Figure
 
@@ -79,14 +79,7 @@ def trial_values_figure(
         floor = min((p.value for p in done), default=0.0)
         ax.plot([p.trial for p in failed], [floor] * len(failed), "x", color="#d6604d", markersize=6,
                 label=f"failed ({len(failed)})")
-    ax.set_xlabel("trial")
-    ax.set_ylabel(value_label)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title, fontsize=10)
-    figure.tight_layout()
-    return figure
+    return _finish(figure, ax, "trial", value_label, title, "lower right")
 
 
 def accuracy_flops_figure(
@@ -104,14 +97,7 @@ def accuracy_flops_figure(
                 label=f"Pareto front ({len(front)})")
         for p in front:
             ax.annotate(str(p.trial), (p.flops, p.value), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    ax.set_xlabel(flops_label)
-    ax.set_ylabel(value_label)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    if title:
-        ax.set_title(title, fontsize=10)
-    figure.tight_layout()
-    return figure
+    return _finish(figure, ax, flops_label, value_label, title, "lower right")
 
 
 def comparison_figure(
@@ -124,11 +110,16 @@ def comparison_figure(
     for index, point in enumerate(points):
         ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread], fmt="o",
                     capsize=4, color=colours[index % len(colours)], label=point.label)
-    ax.set_xlabel(cost_label)
-    ax.set_ylabel(value_label)
-    ax.grid(alpha=0.3)
     ax.margins(x=0.25, y=0.2)
-    ax.legend(fontsize=8, loc="best")
+    return _finish(figure, ax, cost_label, value_label, title, "best")
+
+
+def _finish(figure: Figure, ax: Any, xlabel: str, ylabel: str, title: str | None, legend: str) -> Figure:
+    """Labels, grid, legend and title shared by the plots; the laid-out figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc=legend)
     if title:
         ax.set_title(title, fontsize=10)
     figure.tight_layout()
