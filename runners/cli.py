@@ -13,7 +13,7 @@ from typing import NoReturn, Sequence
 
 from nas.errors import UserError
 
-COMMAND_MODULES = ("runners.cmd_space", "runners.cmd_genotype")
+COMMAND_MODULES = ("runners.cmd_space", "runners.cmd_genotype", "runners.cmd_search")
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 
 
