@@ -124,7 +124,6 @@ def run_gpb(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     check_setup(config, args.space)
     run = RunFolder.create(args.out, config, read_text(args.space, "search space"), sys.argv[1:])
-    TrialStore.create(run.store_path, {"controller": config.controller, "seed": config.seed}).close()
     return run_session(run, config)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from nas.errors import UserError
 from nas.io import atomic_write_json, atomic_write_text, load_json, read_text
+from nas.store import TrialStore
 
 CONFIG_SCHEMA = "attention-nas/search-run@1"
 
@@ -100,7 +101,10 @@ class RunFolder:
 
     @classmethod
     def create(cls, path: str | Path, config: SearchConfig, space_text: str, argv: list[str]) -> "RunFolder":
-        """A new run folder; an existing non-empty folder is refused (resume it instead)."""
+        """A new run folder with an empty store; an existing non-empty folder is refused (resume it instead).
+
+        If anything fails on the way, a folder this call made is removed again.
+        """
         run = cls(path)
         if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
             raise UserError(f"{path} already exists and is not empty (continue a run with: nas search resume {path})")
@@ -110,6 +114,7 @@ class RunFolder:
             atomic_write_text(run.space_path, space_text)
             run.save_config(config)
             run.add_session(argv, config.seed)
+            TrialStore.create(run.store_path, {"controller": config.controller, "seed": config.seed}).close()
         except BaseException:
             if made:
                 shutil.rmtree(run.path, ignore_errors=True)

@@ -91,3 +91,29 @@ def test_export_writes_the_best_cell_a_chosen_trial_and_the_pareto_front(tmp_pat
     for p in front:  # nothing in the store beats a front point on both counts
         assert not any(s > p["score"] and g <= p["gflops"] or s >= p["score"] and g < p["gflops"] for s, g in points)
     assert [p["gflops"] for p in front] == sorted(p["gflops"] for p in front)
+
+
+def test_flops_budgets_need_an_objective_that_counts_flops(tmp_path, monkeypatch):
+    from nas.objectives import OBJECTIVES, Objective, TrialResult
+
+    class Blind(Objective):
+        def evaluate(self, genotype, context):
+            return TrialResult(0.5)
+
+    monkeypatch.setitem(OBJECTIVES._entries, "blind", Blind)
+    code, _, err = run_nas("search", "gpb", "--space", GPB, "--out", tmp_path / "run", "--objective", "blind",
+                           "--max-gflops", "1")
+    assert_one_line_error(code, err, "objective 'blind' does not count FLOPs")
+    assert not (tmp_path / "run").exists()
+
+
+def test_cluster_yaml_is_a_valid_ray_cluster_config():
+    import yaml
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    from tests.conftest import ROOT
+
+    config = yaml.safe_load((ROOT / "runners" / "cluster.yaml").read_text())
+    validate_config(prepare_config(config))
+    assert config["available_node_types"]["head"]["resources"] == {"CPU": 0}  # trials never run on the head
+    assert any("pip install -e ~/attention-nas" in c for c in config["setup_commands"])

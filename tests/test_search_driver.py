@@ -25,9 +25,7 @@ FAST_GP = {"initial": 3, "pool": 24, "mutations": 8, "starts": 2, "anchors": 1, 
 
 def new_run(path, **settings):
     config = SearchConfig(**{"trials": 6, "controller": "random", **settings})
-    run = RunFolder.create(path, config, GPB.read_text(), ["search", "gpb"])
-    TrialStore.create(run.store_path).close()
-    return run
+    return RunFolder.create(path, config, GPB.read_text(), ["search", "gpb"])
 
 
 def open_driver(run, lines=None):
