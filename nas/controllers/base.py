@@ -4,7 +4,8 @@ Contract (checked for every registered controller by ``tests/test_controllers_co
 
 - ``ask(n)`` returns up to ``n`` proposals whose cells have pairwise different canonical keys
   (`Genotype.key`), none equal to the key of any earlier proposal (told or still pending).
-  Fewer than ``n`` only when the space has no more untried cells.  Proposal ids are
+  Fewer than ``n`` only when the space has no more untried cells (`_propose` is never asked
+  for more cells than remain).  Proposal ids are
   ``"0"``, ``"1"``, ... in the order proposals are made, so a replay gives the same ids.
 - ``tell(proposal_id, value, **metrics)`` reports a result once per proposal: ``value`` is a
   finite float to *maximise*, or ``None`` when the trial failed (its key stays tried).
@@ -64,12 +65,18 @@ class Controller(ABC):
         self._told: dict[str, float | None] = {}  # in tell order
         self._keys: set[str] = set()
         self._asks = 0
+        self._size: int | None = None  # distinct cells in the space, counted on first use
 
     # --- the protocol ------------------------------------------------------------------------
     def ask(self, n: int = 1) -> list[Proposal]:
         """Up to `n` new proposals with distinct, untried canonical keys."""
         if n < 1:
             raise ValueError(f"ask(n) needs n >= 1, got {n}")
+        if self._size is None:
+            self._size = self.space.size()
+        n = min(n, self._size - len(self._keys))
+        if n == 0:
+            return []  # every cell was proposed; an empty ask is not an event (the store records none)
         rng = np.random.default_rng([self.seed, self._asks])
         genotypes = self._propose(n, rng)
         proposals = self._register(genotypes)

@@ -42,7 +42,7 @@ class GPBandit(Controller):
         initial: int = 8,  # random proposals before the GP takes over
         acquisition: str = "ei",  # "ei" | "ucb"
         kernel: str = "hamming",  # "hamming" (per-variable) | "matern" (Matern 5/2, per column)
-        bag: bool = True,  # add bag-of-ops columns to the code
+        bag: bool = False,  # add bag-of-ops columns to the code
         xi: float = 0.01,  # EI margin, in units of the observed values' spread
         beta: float = 2.0,  # UCB width
         pool: int = 256,  # uniform samples scored before climbing

@@ -64,24 +64,32 @@ class GroupedHamming(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
 
     def __call__(self, X: np.ndarray, Y: np.ndarray | None = None, eval_gradient: bool = False):
         X = np.atleast_2d(X)
+        if Y is None and eval_gradient:
+            D = self._group_distances(X)  # (n, n, G)
+            K = np.exp(-(D @ (1.0 / self._scales())))  # (n, n)
+            if self.hyperparameter_length_scale.fixed:
+                return K, np.empty((X.shape[0], X.shape[0], 0))
+            return K, K[:, :, None] * (D / self._scales())  # dK / d log(l_g), (n, n, G)
         root = np.sqrt(self._column_weights(X.shape[1]))
         A = X * root  # (n, D)
         B = A if Y is None else np.atleast_2d(Y) * root  # (m, D)
         sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T  # (n, m)
-        K = np.exp(-0.5 * np.maximum(sq, 0.0))
-        if not eval_gradient:
-            return K
-        if Y is not None:
+        if eval_gradient:
             raise ValueError("gradient only available when Y is None")
-        if self.hyperparameter_length_scale.fixed:
-            return K, np.empty((X.shape[0], X.shape[0], 0))
-        grads = []
-        for (start, stop), scale in zip(self.groups, self._scales()):
+        return np.exp(-0.5 * np.maximum(sq, 0.0))
+
+    def _group_distances(self, X: np.ndarray) -> np.ndarray:
+        """d_g for every pair of rows of X, (n, n, G); remembered for the last X (a fit reuses it)."""
+        cached = getattr(self, "_cache", None)
+        if cached is not None and cached[0] is X:
+            return cached[1]
+        D = np.empty((X.shape[0], X.shape[0], len(self.groups)))
+        for g, (start, stop) in enumerate(self.groups):
             part = X[:, start:stop]
             norms = (part * part).sum(1)
-            d = 0.5 * np.maximum(norms[:, None] + norms[None, :] - 2.0 * part @ part.T, 0.0)  # (n, n)
-            grads.append(K * d / scale)  # dK / d log(l_g)
-        return K, np.stack(grads, axis=2)  # (n, n, G)
+            D[:, :, g] = 0.5 * np.maximum(norms[:, None] + norms[None, :] - 2.0 * part @ part.T, 0.0)
+        self._cache = (X, D)
+        return D
 
     def __repr__(self) -> str:
         scales = ", ".join(f"{s:.3g}" for s in self._scales())
