@@ -112,6 +112,12 @@ def check_setup(config: SearchConfig, space_path: str) -> None:
         from runners.ray_backend import check_address
 
         check_address(config.address)
+    elif config.gpus_per_trial:  # Ray inside this process: a trial asking for absent GPUs would wait forever
+        import torch
+
+        if torch.cuda.device_count() < config.gpus_per_trial:
+            raise UserError(f"--gpus-per-trial {config.gpus_per_trial:g} but this machine has "
+                            f"{torch.cuda.device_count()} GPUs (join a cluster with --address)")
 
 
 def budget_of(config: SearchConfig) -> FlopsBudget:
@@ -161,7 +167,7 @@ def run_session(run: RunFolder, config: SearchConfig) -> int:
         print(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
               f"{config.trials} trials, {config.workers} workers, {where}", flush=True)
         if not driver.done():
-            ray_backend.connect(config.address, config.workers, config.cpus_per_trial, config.gpus_per_trial)
+            ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
             try:
                 sessions = len(json.loads(run.provenance_path.read_text())["sessions"])
                 ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,

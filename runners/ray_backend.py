@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from nas.errors import UserError
 from runners.search_driver import SearchDriver
@@ -33,14 +35,13 @@ def check_address(address: str, timeout: float = 5.0) -> None:
         raise UserError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
 
 
-def connect(address: str | None, workers: int, cpus_per_trial: float, gpus_per_trial: float) -> None:
+def connect(address: str | None, workers: int, cpus_per_trial: float) -> None:
     """Start Ray in this process (no address) or join the cluster at `address`."""
     import ray
 
     quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
-    if address is None:
-        gpus = {"num_gpus": max(1, int(workers * gpus_per_trial + 0.999))} if gpus_per_trial else {}
-        ray.init(address="local", num_cpus=max(1, int(workers * cpus_per_trial + 0.999)), **gpus, **quiet)
+    if address is None:  # GPUs as Ray detects them; CPUs as many as the trials at once ask for
+        ray.init(address="local", num_cpus=max(1, math.ceil(workers * cpus_per_trial)), **quiet)
         return
     check_address(address)
     quiet.pop("include_dashboard")
@@ -77,4 +78,25 @@ def execute(driver: SearchDriver, storage: Path, session: str, workers: int, cpu
             callbacks=[ErrorText(driver, searcher)],
         ),
     )
-    tuner.fit()
+    storage.mkdir(parents=True, exist_ok=True)
+    with _ray_log_to(storage / "driver.log"):
+        tuner.fit()
+
+
+@contextlib.contextmanager
+def _ray_log_to(path: Path) -> Iterator[None]:
+    """Send the `ray` logger to `path` instead of the console for the duration (then restore it).
+
+    Ray logs a full traceback for every failed trial attempt; the search prints one line per
+    trial instead, and the store keeps the error.
+    """
+    logger = logging.getLogger("ray")
+    saved = logger.handlers[:]
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.handlers = [handler]
+    try:
+        yield
+    finally:
+        logger.handlers = saved
+        handler.close()

@@ -78,6 +78,7 @@ class ErrorText(_Unpickled, tune.Callback):
 def run_trial(config: dict[str, Any]) -> None:
     """Tune trainable: evaluate one attempt of one trial and report its outcome."""
     outcome = evaluate_trial(config, workdir=tune.get_context().get_trial_dir())
+    outcome["node"] = ray.get_runtime_context().get_node_id()[:12]
     if outcome["ok"]:
-        outcome["metrics"]["node"] = ray.get_runtime_context().get_node_id()[:12]
+        outcome["metrics"]["node"] = outcome["node"]
     tune.report({"outcome": json.dumps(outcome)})  # as one string: Tune flattens nested results

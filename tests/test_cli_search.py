@@ -32,6 +32,7 @@ def closed_port() -> int:
         (["--trials", "0"], ["--trials must be at least 1"]),
         (["--max-gflops", "-1"], ["--max-gflops must be positive"]),
         (["--address", "nohost"], ["--address must be HOST:PORT"]),
+        (["--gpus-per-trial", "1"], ["--gpus-per-trial 1 but this machine has 0 GPUs"]),
         (["--address", f"127.0.0.1:{closed_port()}"], ["cannot reach the Ray cluster at 127.0.0.1:"]),
     ],
 )

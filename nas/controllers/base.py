@@ -83,8 +83,8 @@ class Controller(ABC):
         self._asks += 1
         return proposals
 
-    def tell(self, proposal_id: str, value: float | None, **metrics: Any) -> None:
-        """Report the result of a proposal (`value` None: the trial failed)."""
+    def tell(self, proposal_id: str, value: float | None, /, **metrics: Any) -> None:
+        """Report the result of a proposal (`value` None: the trial failed); metrics may use any name."""
         if proposal_id not in self._proposals:
             raise KeyError(f"unknown proposal id {proposal_id!r}")
         if proposal_id in self._told:

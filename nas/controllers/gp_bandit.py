@@ -104,6 +104,7 @@ class GPBandit(Controller):
         spread = float(np.std([v for _, v in self.observations()])) or 1.0
 
         def acquisition(codes: np.ndarray) -> np.ndarray:
+            """EI (or UCB) of codes (m, D) under the believer model, (m,)."""
             mean, std = model.predict(codes)
             if self.acquisition == "ucb":
                 return upper_confidence_bound(mean, std, self.beta)

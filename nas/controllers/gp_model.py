@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.optimize import minimize
@@ -127,11 +128,17 @@ def build_kernel(kind: str, groups: list[tuple[int, int]], width: int) -> tuple[
     return kernel, Prior(mean, std)
 
 
-def map_optimizer(prior: Prior):
+Optimizer = Callable[[Callable, np.ndarray, np.ndarray], tuple[np.ndarray, float]]
+
+
+def map_optimizer(prior: Prior) -> Optimizer:
     """A scikit-learn GP `optimizer` that maximises likelihood times `prior` (L-BFGS-B)."""
 
-    def optimizer(obj_func, initial_theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+    def optimizer(obj_func: Callable, initial_theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+        """Minimise the negative log posterior from `initial_theta` within `bounds`."""
+
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            """Negative log posterior and its gradient."""
             nll, grad = obj_func(theta, eval_gradient=True)
             log_prior, prior_grad = prior.log_density(theta)
             return nll - log_prior, grad - prior_grad

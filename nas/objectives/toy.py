@@ -21,7 +21,8 @@ wiring is a tree; max-sum dynamic programming over the op labels), which is what
 measured against.
 
 Options inject the failures a real search meets: cells that always raise, cells that fail on
-their first attempt only, cells whose score is NaN, and a sleep standing in for training time.
+their first attempt only, cells whose score is NaN, cells whose worker process dies (only for
+a search on Ray: it ends the process that evaluates), and a sleep standing in for training.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import os
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -149,11 +151,12 @@ class ToyObjective(Objective):
     fail_fraction: float = 0.0  # this fraction of cells always raise
     flaky_fraction: float = 0.0  # this fraction of cells raise on their first attempt only
     nan_fraction: float = 0.0  # this fraction of cells score NaN
+    crash_fraction: float = 0.0  # this fraction of cells end the worker process, as a lost worker does (Ray only)
     channels: int = 64  # nominal cell input channels of the toy FLOPs count
 
     def check(self) -> None:
         """Refuse impossible option values."""
-        for name in ("noise", "sleep", "fail_fraction", "flaky_fraction", "nan_fraction"):
+        for name in ("noise", "sleep", "fail_fraction", "flaky_fraction", "nan_fraction", "crash_fraction"):
             value = getattr(self, name)
             if value < 0 or (name.endswith("fraction") and value > 1):
                 raise UserError(f"objective 'toy' option {name!r}: {value} is out of range")
@@ -169,6 +172,8 @@ class ToyObjective(Objective):
         key = genotype.key()
         if self.sleep:
             time.sleep(self.sleep)
+        if _uniform(self.seed, key, "crash") < self.crash_fraction:
+            os._exit(3)  # no cleanup, no report: what a killed or out-of-memory worker looks like
         if _uniform(self.seed, key, "fail") < self.fail_fraction:
             raise RuntimeError(f"toy objective: injected failure for cell {key}")
         if context.attempt == 1 and _uniform(self.seed, key, "flaky") < self.flaky_fraction:
