@@ -154,7 +154,7 @@ def run_session(run: RunFolder, config: SearchConfig) -> int:
     from nas.controllers import rebuild_controller
     from nas.objectives import make_objective
     from runners import ray_backend
-    from runners.search_driver import SearchDriver
+    from runners.search_driver import SearchDriver, write_best
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial is the progress
     space = load_space(str(run.space_path))
@@ -176,6 +176,8 @@ def run_session(run: RunFolder, config: SearchConfig) -> int:
                 import ray
 
                 ray.shutdown()
+        if store.best() is not None:  # also repairs a best file a kill left behind the store
+            write_best(run, store.best())
         write_pareto(run, store)
         print(summary(store, driver.stop_reason()), flush=True)
     return 0

@@ -18,6 +18,7 @@ controller.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
@@ -30,9 +31,9 @@ import numpy as np
 from nas.budget import FlopsBudget
 from nas.controllers import Controller
 from nas.objectives import Objective
+from nas.io import atomic_write_text
 from nas.space import ModelGenotype
 from nas.store import NewTrial, TrialRecord, TrialStore
-from nas.io import atomic_write_text
 from runners.run_folder import RunFolder, SearchConfig
 
 MAX_SKIPS = 1000  # consecutive over-budget proposals before the search gives up
@@ -71,7 +72,9 @@ def evaluate_trial(config: dict[str, Any], workdir: str | None = None) -> dict[s
         context = TrialContext(seed=config["seed"], proposal_id=config["proposal_id"], attempt=config["attempt"],
                                workdir=workdir)
         result = objective.evaluate(genotype, context)
-        return {"ok": True, "score": float(result.score), "metrics": dict(result.metrics)}
+        metrics = {str(k): v.item() if hasattr(v, "item") else v for k, v in result.metrics.items()}  # numpy -> plain
+        json.dumps(metrics)  # metrics the store cannot keep fail the attempt here, with the reason
+        return {"ok": True, "score": float(result.score), "metrics": metrics}
     except Exception:
         return {"ok": False, "error": traceback.format_exc(limit=20)[-8000:]}
 
@@ -109,7 +112,8 @@ class SearchDriver:
         if self._trained() + len(self._running) >= self.config.trials or self._stopped:
             return None
         if not self._ready and not self._exhausted:
-            self._ask(min(self.config.workers - len(self._running), self.config.trials - self._trained() - len(self._running)))
+            left = self.config.trials - self._trained() - len(self._running)
+            self._ask(min(self.config.workers - len(self._running), left))
         return self._start(self._ready.popleft()) if self._ready else None
 
     def record_outcome(self, proposal_id: str, outcome: dict[str, Any] | None) -> None:
