@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from nas.budget import DEFAULT_PENALTY
 from nas.errors import UserError
 from nas.io import atomic_write_json, atomic_write_text, load_json, read_text
 from nas.store import TrialStore
@@ -51,7 +52,7 @@ class SearchConfig:
     objective_options: dict[str, Any] = field(default_factory=dict)
     max_gflops: float | None = None
     target_gflops: float | None = None
-    flops_penalty: float = 0.07
+    flops_penalty: float = DEFAULT_PENALTY
     retries: int = 2  # extra attempts of a failing trial before it is recorded as failed
     cpus_per_trial: float = 1.0
     gpus_per_trial: float = 0.0
