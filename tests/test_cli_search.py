@@ -118,3 +118,16 @@ def test_cluster_yaml_is_a_valid_ray_cluster_config():
     validate_config(prepare_config(config))
     assert config["available_node_types"]["head"]["resources"] == {"CPU": 0}  # trials never run on the head
     assert any("pip install -e ~/attention-nas" in c for c in config["setup_commands"])
+
+
+def test_resuming_a_finished_search_starts_no_trial_and_records_the_session(tmp_path):
+    run = new_run(tmp_path / "run", trials=3)
+    drive(open_driver(run))
+    run.best_path.unlink()  # as if the driver had died between the store and this file
+    code, out, err = run_nas("search", "resume", run.path)
+    assert code == 0, err
+    assert "done: 3 complete; best trial" in out
+    assert len(json.loads(run.provenance_path.read_text())["sessions"]) == 2
+    with TrialStore.open(run.store_path) as store:
+        assert ModelGenotype.from_json(run.best_path.read_text()).meta["key"] == store.best().key
+        assert len(store.trials()) == 3
