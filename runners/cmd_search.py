@@ -1,14 +1,250 @@
-"""`nas search ...`: architecture searches."""
+"""`nas search gpb|resume` and `nas export`: GP-bandit search over Ray, resume, best genotype.
+
+Everything a run needs is checked before its folder is made (space, controller and objective
+options, FLOPs budget, a reachable ``--address``), so bad input leaves nothing behind.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
-from runners.search_diff import add_diff_parser
+import yaml
+
+from nas.budget import FlopsBudget, pareto_front
+from nas.errors import UserError
+from nas.io import atomic_write_json, atomic_write_text, read_text
+from nas.space import load_space
+from nas.store import TrialStore
+from runners.run_folder import PRESETS, RunFolder, SearchConfig
+from runners.search_diff import add_diff_parser, export_diff, is_diff_run, resume_diff
+
+GPB_OPTIONS = ("trials", "workers", "controller", "seed", "objective", "max_gflops", "target_gflops",
+               "flops_penalty", "retries", "cpus_per_trial", "gpus_per_trial", "address")
+
+
+def search_verbs(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The subcommands of `nas search` (made on first use, so other modules can add verbs)."""
+    search = commands.choices.get("search")
+    if search is None:
+        search = commands.add_parser("search", help="search attention cells")
+        search.set_defaults(verbs=search.add_subparsers(dest="verb", metavar="VERB", required=True,
+                                                        parser_class=type(search)))
+    return search.get_default("verbs")
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Register `nas search diff`."""
-    search = commands.add_parser("search", help="search for attention cells")
-    verbs = search.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=type(search))
+    """Register `nas search gpb`, `nas search resume` and `nas export`."""
+    verbs = search_verbs(commands)
     add_diff_parser(verbs)
+    gpb = verbs.add_parser("gpb", help="GP-bandit search (trials run on Ray)")
+    gpb.add_argument("--space", required=True, help="search space YAML file")
+    gpb.add_argument("--out", required=True, help="run folder to create")
+    gpb.add_argument("--preset", choices=sorted(PRESETS), help="a named set of defaults (explicit options win)")
+    default = SearchConfig()
+    gpb.add_argument("--trials", type=int, help=f"trained trials (default {default.trials})")
+    gpb.add_argument("--workers", type=int, help=f"trials at once (default {default.workers})")
+    gpb.add_argument("--controller", help=f"gp_bandit, random, tpe or optuna_gp (default {default.controller})")
+    gpb.add_argument("--controller-option", action="append", default=[], metavar="NAME=VALUE",
+                     help="a controller option, e.g. initial=8 (repeatable)")
+    gpb.add_argument("--seed", type=int, help=f"search seed (default {default.seed})")
+    gpb.add_argument("--objective", help=f"what a trial computes (default {default.objective})")
+    gpb.add_argument("--objective-option", action="append", default=[], metavar="NAME=VALUE",
+                     help="an objective option, e.g. seed=1 (repeatable)")
+    gpb.add_argument("--max-gflops", type=float, help="hard budget: never train cells above it")
+    gpb.add_argument("--target-gflops", type=float, help="soft budget: penalise the value above it")
+    gpb.add_argument("--flops-penalty", type=float, help=f"exponent W of the soft budget (default {default.flops_penalty})")
+    gpb.add_argument("--retries", type=int, help=f"retries of a failing trial (default {default.retries})")
+    gpb.add_argument("--cpus-per-trial", type=float, help=f"Ray CPUs per trial (default {default.cpus_per_trial:g})")
+    gpb.add_argument("--gpus-per-trial", type=float, help=f"Ray GPUs per trial (default {default.gpus_per_trial:g})")
+    gpb.add_argument("--address", help="join this Ray cluster (HOST:PORT) instead of starting Ray here")
+    gpb.set_defaults(handler=run_gpb)
+
+    resume = verbs.add_parser("resume", help="continue a killed or finished search")
+    resume.add_argument("run", help="run folder")
+    resume.add_argument("--trials", type=int, help="raise the number of trials")
+    resume.add_argument("--workers", type=int)
+    resume.add_argument("--address", help="join this Ray cluster (HOST:PORT)")
+    resume.set_defaults(handler=run_resume)
+
+    export = commands.add_parser("export", help="write the best genotype (or the Pareto front) of a search run")
+    export.add_argument("run", help="run folder")
+    export.add_argument("-o", "--output", help="write here (default: stdout)")
+    export.add_argument("--trial", type=int, help="export this trial's cell instead of the best")
+    export.add_argument("--pareto", action="store_true", help="the score-versus-FLOPs Pareto front as JSON")
+    export.set_defaults(handler=run_export)
+
+
+def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
+    """["a=1", "b=x"] -> {"a": 1, "b": "x"} (values read as YAML scalars)."""
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise UserError(f"{flag} expects NAME=VALUE, got {item!r}")
+        try:
+            out[name] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise UserError(f"{flag} {name}: cannot read value {text!r}") from None
+    return out
+
+
+def resolve_config(args: argparse.Namespace) -> SearchConfig:
+    """Defaults, then the preset, then the options given on the command line."""
+    values: dict[str, Any] = dict(PRESETS.get(args.preset, {})) if args.preset else {}
+    values.update({name: getattr(args, name) for name in GPB_OPTIONS if getattr(args, name) is not None})
+    values["controller_options"] = parse_assignments(args.controller_option, "--controller-option")
+    values["objective_options"] = parse_assignments(args.objective_option, "--objective-option")
+    config = SearchConfig(**values, preset=args.preset, space_source=str(args.space))
+    config.check()
+    return config
+
+
+def check_setup(config: SearchConfig, space_path: str) -> None:
+    """Build everything once (space, controller, objective, budget) so bad input fails early."""
+    from nas.controllers import make_controller
+    from nas.objectives import make_objective
+
+    space = load_space(space_path)
+    make_controller(config.controller, space, seed=config.seed, **config.controller_options)
+    objective = make_objective(config.objective, config.objective_options)
+    budget = budget_of(config)
+    if budget.needs_flops and objective.cost(space.sample(config.seed)) is None:
+        raise UserError(f"objective {config.objective!r} does not count FLOPs, which --max-gflops/--target-gflops need")
+    if config.address:
+        from runners.ray_backend import check_address
+
+        check_address(config.address)
+    elif config.gpus_per_trial:  # Ray inside this process: a trial asking for absent GPUs would wait forever
+        import torch
+
+        if torch.cuda.device_count() < config.gpus_per_trial:
+            raise UserError(f"--gpus-per-trial {config.gpus_per_trial:g} but this machine has "
+                            f"{torch.cuda.device_count()} GPUs (join a cluster with --address)")
+
+
+def budget_of(config: SearchConfig) -> FlopsBudget:
+    """The FLOPs budget a config asks for."""
+    return FlopsBudget(config.max_gflops, config.target_gflops, config.flops_penalty)
+
+
+def run_gpb(args: argparse.Namespace) -> int:
+    """Start a new search run."""
+    config = resolve_config(args)
+    check_setup(config, args.space)
+    run = RunFolder.create(args.out, config, read_text(args.space, "search space"), sys.argv[1:])
+    return run_session(run, config)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """Continue a search from its run folder (a GP-bandit or a supergraph search)."""
+    if is_diff_run(args.run):
+        return resume_diff(args.run)
+    run = RunFolder.open(args.run)
+    config = run.config()
+    for name in ("trials", "workers", "address"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    config.check()
+    check_setup(config, str(run.space_path))
+    run.save_config(config)
+    run.add_session(sys.argv[1:], config.seed)
+    return run_session(run, config)
+
+
+def run_session(run: RunFolder, config: SearchConfig) -> int:
+    """Rebuild the controller from the store and run trials until the search is done."""
+    import optuna
+
+    from nas.controllers import rebuild_controller
+    from nas.objectives import make_objective
+    from runners import ray_backend
+    from runners.search_driver import SearchDriver, write_best
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial is the progress
+    space = load_space(str(run.space_path))
+    with TrialStore.open(run.store_path) as store:
+        controller = rebuild_controller(config.controller, space, store, config.seed, **config.controller_options)
+        objective = make_objective(config.objective, config.objective_options)
+        driver = SearchDriver(run, config, controller, store, objective, budget_of(config),
+                              echo=lambda line: print(line, flush=True))
+        where = config.address or "Ray inside this process"
+        print(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
+              f"{config.trials} trials, {config.workers} workers, {where}", flush=True)
+        if not driver.done():
+            ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
+            try:
+                sessions = len(json.loads(run.provenance_path.read_text())["sessions"])
+                ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,
+                                    config.gpus_per_trial)
+            finally:
+                import ray
+
+                ray.shutdown()
+        if store.best() is not None:  # also repairs a best file a kill left behind the store
+            write_best(run, store.best())
+        write_pareto(run, store)
+        print(summary(store, driver.stop_reason()), flush=True)
+    return 0
+
+
+def write_pareto(run: RunFolder, store: TrialStore) -> list[dict[str, Any]]:
+    """Write RUN/pareto.json from the store's complete trials with counted FLOPs; return it."""
+    points = [(r.score, r.gflops, r) for r in store.trials(("complete",)) if r.gflops is not None]
+    front = [{"trial": r.number, "key": r.key, "score": r.score, "value": r.value, "gflops": r.gflops,
+              "params": r.params} for _, _, r in pareto_front(points)]
+    if points:
+        atomic_write_json(run.pareto_path, {"front": front, "convention": "GFLOPs, a multiply-add counts as two"})
+    return front
+
+
+def summary(store: TrialStore, stop_reason: str | None) -> str:
+    """A line on what a session left in the store."""
+    counts = ", ".join(f"{n} {state}" for state, n in store.counts().items() if n)
+    best = store.best()
+    text = f"done: {counts or 'no trials'}"
+    if best is not None:
+        text += f"; best trial {best.number} value {best.value:.4f} (score {best.score:.4f}) key {best.key}"
+    return text + (f"; stopped early: {stop_reason}" if stop_reason else "")
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Write the best (or a chosen) trial's cell as a model genotype, or the Pareto front.
+
+    A supergraph run exports its derived position-specific model genotype.
+    """
+    if is_diff_run(args.run):
+        if args.trial is not None or args.pareto:
+            raise UserError(f"{args.run} is a supergraph search: it has no trials, only its derived cells")
+        text = export_diff(args.run)
+    else:
+        run = RunFolder.open(args.run)
+        with TrialStore.open(run.store_path) as store:
+            if args.pareto:
+                text = json.dumps(write_pareto(run, store), indent=2) + "\n"
+            else:
+                text = export_text(run, store, args.trial)
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def export_text(run: RunFolder, store: TrialStore, trial: int | None) -> str:
+    """The model genotype JSON of the best complete trial (or of trial number `trial`)."""
+    if trial is None:
+        record = store.best()
+        if record is None:
+            raise UserError(f"{run.path} has no complete trial yet")
+    else:
+        found = [r for r in store.trials() if r.number == trial]
+        if not found:
+            raise UserError(f"{run.path} has no trial {trial}")
+        record = found[0]
+    from runners.search_driver import genotype_text
+
+    return genotype_text(run, record)

@@ -6,7 +6,9 @@ search (search_train, carved from train: no validation video is used); then the 
 derives one cell per position.  The run folder, like a training run's, has ``run.json``,
 ``checkpoint.pt``, ``metrics.jsonl`` (each epoch's record carries every position's architecture
 weights under ``architecture``) and ``result.json``; it adds ``supergraph.json`` and the derived
-position-specific model genotype ``genotype.json``.  Running the same command again resumes.
+position-specific model genotype ``best_genotype.json`` (the name a GP-bandit run uses, so
+``nas export RUN`` reads both).  Running the same command again, or ``nas search resume RUN``,
+resumes a killed search.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from nas.supergraph import build_supergraph_model, derive_model, load_supergraph
 from nas.train import TrainConfig, seeded
 from runners.cmd_train import add_run_arguments, open_run_data, run_training, set_threads, train_config
 
-GENOTYPE_FILE = "genotype.json"
+GENOTYPE_FILE = "best_genotype.json"  # the same name as a GP-bandit run's best cell
 
 PRESETS: dict[str, dict[str, Any]] = {
     # finishes in a few minutes on a 2-core CPU: tiny backbone, a small synthetic dataset
@@ -87,3 +89,36 @@ def run_diff(args: argparse.Namespace) -> int:
         print(f"cell at {position}: {len(cell.ops)} ops ({ops}); sink takes {list(cell.combine.outputs)}")
     print(f"wrote {out / GENOTYPE_FILE}")
     return 0
+
+
+def is_diff_run(path: str) -> bool:
+    """Whether `path` is the run folder of a supergraph search."""
+    import json
+
+    record = Path(path) / "run.json"
+    if not record.is_file():
+        return False
+    try:
+        return json.loads(record.read_text(encoding="utf-8")).get("kind") == "supergraph"
+    except (OSError, ValueError):
+        return False
+
+
+def export_diff(path: str) -> str:
+    """The derived model genotype of a finished supergraph search, as JSON text."""
+    from nas.errors import UserError
+    from nas.space import load_model_genotype
+
+    target = Path(path) / GENOTYPE_FILE
+    if not target.is_file():
+        raise UserError(f"{path} has not derived its cells yet (continue it with: nas search resume {path})")
+    return load_model_genotype(str(target)).to_json() + "\n"
+
+
+def resume_diff(path: str) -> int:
+    """Continue a supergraph search from its run folder with the settings it was started with."""
+    import json
+
+    settings = json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))["settings"]
+    args = argparse.Namespace(**{**settings, "out": path, "preset": None})
+    return run_diff(args)

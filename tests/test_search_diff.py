@@ -27,7 +27,7 @@ def test_search_diff_derives_cells_that_nas_train_trains(tmp_path):
     run = tmp_path / "run"
     code, out, err = run_nas(*diff_command(run))
     assert code == 0, err
-    derived = load_model_genotype(str(run / "genotype.json"))
+    derived = load_model_genotype(str(run / "best_genotype.json"))
     assert set(derived.cells) == {"s2", "s3"}
     for cell in derived.cells.values():
         assert cell.combine.mode == "sum" and len(cell.combine.outputs) == 3  # alpha = 3
@@ -38,7 +38,7 @@ def test_search_diff_derives_cells_that_nas_train_trains(tmp_path):
     assert len(sink) == 12 and abs(sum(sink.values()) - 1) < 1e-6 and max(sink.values()) > 1 / 12 + 1e-3
     assert json.loads((run / "run.json").read_text())["kind"] == "supergraph"
     assert "cell at s2" in out
-    code, out, err = run_nas("train", "--backbone", "tiny", "--cells", run / "genotype.json", "--epochs", "1",
+    code, out, err = run_nas("train", "--backbone", "tiny", "--cells", run / "best_genotype.json", "--epochs", "1",
                              *SMALL, "--out", tmp_path / "train")
     assert code == 0, err
     assert "test: top1" in out
@@ -55,10 +55,10 @@ def test_killed_search_resumes_to_the_same_cells(tmp_path):
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=120)
-    assert not (killed / "genotype.json").exists()
+    assert not (killed / "best_genotype.json").exists()
     assert len((killed / "metrics.jsonl").read_text().splitlines()) == 1
     assert run_nas(*diff_command(killed, "--epochs", "3"))[0] == 0
-    assert load_model_genotype(str(killed / "genotype.json")) == load_model_genotype(str(straight / "genotype.json"))
+    assert load_model_genotype(str(killed / "best_genotype.json")) == load_model_genotype(str(straight / "best_genotype.json"))
     a = [json.loads(x)["architecture"] for x in (straight / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x)["architecture"] for x in (killed / "metrics.jsonl").read_text().splitlines()]
     assert a == b

@@ -1,0 +1,123 @@
+"""The GP bandit's parts (codes, kernel, surrogate, neighbourhoods, acquisition) and its search quality."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from nas.controllers import make_controller
+from nas.controllers.acquisition import expected_improvement, neighbours
+from nas.controllers.encoding import CellEncoder, canonical_form
+from nas.controllers.gp_model import GroupedHamming, Surrogate, build_kernel
+from nas.objectives import TrialContext, make_objective
+from nas.objectives.toy import optimum
+
+
+def test_codes_are_equal_exactly_when_canonical_keys_are(gpb_space):
+    encoder = CellEncoder(gpb_space, bag=True)
+    cells = [gpb_space.sample(i) for i in range(150)]
+    cells += [gpb_space.mutate(c, i) for i, c in enumerate(cells[:50])]
+    codes = {}
+    for cell in cells:
+        codes.setdefault(encoder.encode(canonical_form(gpb_space, cell)).tobytes(), set()).add(cell.key())
+    assert all(len(keys) == 1 for keys in codes.values())
+    assert len(codes) == len({c.key() for c in cells})
+    code = encoder.encode(canonical_form(gpb_space, cells[0]))
+    assert code.shape == (encoder.width,) and set(np.unique(code)) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    bag = code[encoder.positional_width:]
+    kinds = [i for i, f in enumerate(encoder.bag_features) if f[0] == "kind"]
+    assert bag[kinds].sum() == pytest.approx(1.0)  # the kinds' shares of the 4 ops add up to one
+
+
+def test_grouped_hamming_kernel_is_exp_of_weighted_mismatches(gpb_space):
+    encoder = CellEncoder(gpb_space)
+    X = np.stack([encoder.encode(canonical_form(gpb_space, gpb_space.sample(i))) for i in range(6)])
+    scales = np.linspace(0.5, 4.0, len(encoder.groups))
+    kernel = GroupedHamming(tuple(encoder.groups), scales)
+    expected = np.zeros((6, 6))
+    for i in range(6):
+        for j in range(6):
+            mismatch = [0.5 * np.sum((X[i, a:b] - X[j, a:b]) ** 2) for a, b in encoder.groups]
+            expected[i, j] = np.exp(-np.dot(mismatch, 1.0 / scales))
+    K, grad = kernel(X, eval_gradient=True)
+    np.testing.assert_allclose(K, expected, rtol=1e-10)
+    np.testing.assert_allclose(kernel(X[:2], X), expected[:2], rtol=1e-10)
+    step = 1e-6  # the gradient is with respect to log length scales
+    for g in (0, 5, len(scales) - 1):
+        bumped = scales.copy()
+        bumped[g] *= np.exp(step)
+        numeric = (GroupedHamming(tuple(encoder.groups), bumped)(X) - K) / step
+        np.testing.assert_allclose(grad[:, :, g], numeric, atol=1e-5)
+
+
+def test_surrogate_fits_an_additive_function_and_predicts_held_out_cells(gpb_space):
+    encoder = CellEncoder(gpb_space)
+    X = np.stack([encoder.encode(canonical_form(gpb_space, gpb_space.sample(i))) for i in range(70)])
+    weights = np.random.default_rng(0).normal(size=X.shape[1])
+    y = X @ weights
+    model = Surrogate.fit(X[:50], y[:50], encoder.groups, restarts=0)
+    mean, std = model.predict(X[50:])
+    assert np.corrcoef(mean, y[50:])[0, 1] > 0.8
+    fitted, _ = model.predict(X[:50])
+    np.testing.assert_allclose(fitted, y[:50], atol=0.1 * y.std())
+    kernel, prior = build_kernel("hamming", encoder.groups, encoder.width)
+    assert len(prior.mean) == len(kernel.theta)
+
+
+def test_expected_improvement_matches_its_formula_and_a_monte_carlo_estimate():
+    mean, std, best = np.array([0.2, 0.5, 0.9]), np.array([0.1, 0.3, 0.05]), 0.6
+    z = (mean - best) / std
+    np.testing.assert_allclose(expected_improvement(mean, std, best, 0.0), (mean - best) * norm.cdf(z) + std * norm.pdf(z))
+    draws = np.random.default_rng(0).normal(mean, std, size=(200_000, 3))
+    np.testing.assert_allclose(expected_improvement(mean, std, best, 0.0), np.maximum(draws - best, 0).mean(0), atol=2e-3)
+
+
+def test_neighbours_differ_in_exactly_one_variable(gpb_space):
+    encoder = CellEncoder(gpb_space)
+    cell = canonical_form(gpb_space, gpb_space.sample(3))
+    params = encoder.params(cell)
+    found = neighbours(gpb_space, encoder, cell)
+    for other in found:
+        assert gpb_space.contains(other)
+        theirs = encoder.params(other)
+        changed = {n for n in set(params) | set(theirs) if params.get(n) != theirs.get(n)}
+        kinds = {n for n in changed if n.endswith(".kind")}
+        assert len(kinds) == 1 and len(changed) <= 6 if kinds else len(changed) == 1
+    # kv_source + per op k: kind 1, dimension 2, activation 3, gating 1, inputs k-1 (op1 has one input)
+    assert len(found) == 1 + sum(7 + (k - 1) for k in range(1, 5))
+
+
+def test_a_batch_spreads_out_and_respects_pending_proposals(gpb_space):
+    toy = make_objective("toy", {"seed": 0})
+    ctrl = make_controller("gp_bandit", gpb_space, seed=0, initial=4, pool=32, mutations=8, starts=2, steps=2)
+    for p in ctrl.ask(4):
+        ctrl.tell(p.id, toy.evaluate(p.genotype, TrialContext(0, p.id)).score)
+    first = ctrl.ask(2)
+    second = ctrl.ask(2)  # the first two are still pending
+    keys = [p.key for p in first + second]
+    assert len(set(keys)) == 4
+
+
+def regret_curve(name, space, seed, trials, options):
+    toy = make_objective("toy", {"seed": seed})
+    ctrl = make_controller(name, space, seed=seed, **options)
+    best = []
+    for _ in range(trials):
+        [p] = ctrl.ask(1)
+        ctrl.tell(p.id, toy.evaluate(p.genotype, TrialContext(seed, p.id)).score)
+        best.append(max(best[-1] if best else 0.0, toy.true_score(p.genotype)))
+    return optimum(space, seed) - np.array(best)
+
+
+@pytest.mark.slow
+def test_gp_bandit_beats_random_search_on_the_toy_objective(gpb_space):
+    """Mean regret after 30 trials over 4 landscapes: the GP bandit's is under half of random's.
+
+    (Measured on this machine: 0.079 against 0.238, a third; the test prints the numbers.)
+    """
+    seeds, trials = range(4), 30
+    gp = np.mean([regret_curve("gp_bandit", gpb_space, s, trials, {})[-1] for s in seeds])
+    rnd = np.mean([regret_curve("random", gpb_space, s, trials, {})[-1] for s in seeds])
+    print(f"regret after {trials} trials: gp_bandit {gp:.4f}, random {rnd:.4f}, ratio {gp / rnd:.3f}")
+    assert gp < 0.5 * rnd

@@ -1,0 +1,162 @@
+"""Searches on real Ray (slow): reproducibility, SIGKILL of the driver and resume, a two-node cluster.
+
+Every search runs as `python -m runners.cli` in its own process group; whatever Ray processes
+a test starts (the embedded instance of a killed driver, a loopback cluster) are ended by
+that group id, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from nas.store import TrialStore
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+GPB = str(ROOT / "search_spaces" / "attentionnas_gpb.yaml")
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+QUICK = ["--preset", "quick", "--workers", "1", "--seed", "3"]
+
+
+def end_group(pgid: int) -> None:
+    """SIGKILL every process left in process group `pgid` (ours: started with a new session)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def nas(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run the CLI in a new process group; end anything it left behind."""
+    proc = subprocess.Popen([sys.executable, "-m", "runners.cli", *map(str, args)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        end_group(proc.pid)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def rows(run: Path) -> list[tuple]:
+    with TrialStore.open(run / "trials.db") as store:
+        return [(r.number, r.key, r.state, r.value, r.score) for r in store.trials()]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("quick") / "run"
+    done = nas("search", "gpb", "--space", GPB, "--out", run, *QUICK)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run
+
+
+def test_quick_preset_with_one_worker_repeats_exactly(quick_run, tmp_path):
+    first = rows(quick_run)
+    assert len(first) == 12 and all(r[2] == "complete" for r in first)
+    for name in ("config.json", "space.yaml", "provenance.json", "trials.log", "best_genotype.json"):
+        assert (quick_run / name).is_file(), name
+    assert len((quick_run / "trials.log").read_text().splitlines()) == 12
+    again = tmp_path / "again"
+    done = nas("search", "gpb", "--space", GPB, "--out", again, *QUICK)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert rows(again) == first
+    assert "[12/12]" in done.stdout
+
+
+def complete_count(store_path: Path) -> int:
+    if not store_path.exists():
+        return 0
+    try:
+        with sqlite3.connect(store_path, timeout=5) as db:
+            return db.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'").fetchone()[0]
+    except sqlite3.OperationalError:  # the table is not there yet
+        return 0
+
+
+def test_sigkill_of_the_driver_then_resume_keeps_finished_trials_and_repeats_none(quick_run, tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "runners.cli", "search", "gpb", "--space", GPB, "--out", str(run),
+                             *QUICK, "--objective-option", "sleep=1.0"],
+                            cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 600
+        while complete_count(run / "trials.db") < 4 and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the search ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        end_group(proc.pid)
+    before = [r for r in rows(run) if r[2] == "complete"]
+    assert 4 <= len(before) < 12
+    done = nas("search", "resume", run)
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = rows(run)
+    assert [r for r in after if r[1] in {b[1] for b in before}] == before  # finished trials kept as they were
+    assert len(after) == 12 and len({r[1] for r in after}) == 12 and all(r[2] == "complete" for r in after)
+    assert after == rows(quick_run)  # the sleep changes no value: the same search as uninterrupted
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def two_node_cluster():
+    """A Ray head and a second node on loopback, one CPU each; yields the address."""
+    temp = tempfile.mkdtemp(prefix="nasray", dir="/tmp")  # short: Ray's socket paths must fit
+    port = free_port()
+    ray = str(Path(sys.executable).with_name("ray"))
+    groups = []
+    try:
+        for extra in (["--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}"],
+                      [f"--address=127.0.0.1:{port}"]):
+            proc = subprocess.Popen([ray, "start", "--node-ip-address=127.0.0.1", "--num-cpus=1", *extra],
+                                    env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+            groups.append(proc.pid)
+            out, _ = proc.communicate(timeout=300)
+            assert proc.returncode == 0, out[-3000:]
+        yield f"127.0.0.1:{port}"
+    finally:
+        for pgid in groups:
+            end_group(pgid)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_search_runs_across_a_two_node_cluster_with_failing_cells_and_lost_workers(two_node_cluster, tmp_path):
+    run = tmp_path / "run"
+    done = nas("search", "gpb", "--space", GPB, "--out", run, "--address", two_node_cluster, "--workers", "2",
+               "--trials", "8", "--controller", "random", "--retries", "1", "--objective-option", "sleep=2.0",
+               "--objective-option", "fail_fraction=0.3", "--objective-option", "crash_fraction=0.1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert two_node_cluster in done.stdout
+    with TrialStore.open(run / "trials.db") as store:
+        records = store.trials()
+    assert len(records) == 8 and len({r.key for r in records}) == 8
+    # which cells raise or kill their worker is fixed by their keys: 3 raise, 2 kill, 3 complete
+    raised = [r for r in records if r.state == "failed" and "injected failure" in r.error]
+    lost = [r for r in records if r.state == "failed" and "worker process has died" in r.error]
+    complete = [r for r in records if r.state == "complete"]
+    assert (len(raised), len(lost), len(complete)) == (3, 2, 3)
+    assert all(r.attempts == 2 for r in raised + lost)
+    # Tune's record of every attempt that reported names the Ray node it ran on: both were used
+    outcomes = [json.loads(json.loads(line)["outcome"]) for path in (run / "ray").rglob("result.json")
+                for line in path.read_text().splitlines() if line.strip()]
+    assert len(outcomes) == 3 + 3 * 2  # complete ones once, raising ones twice; lost workers never report
+    assert len({o["node"] for o in outcomes}) == 2
