@@ -205,9 +205,20 @@ def _pair(value: float | None) -> str:
 
 def run_record(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     """What run.json keeps: how to run this again."""
-    settings = {k: v for k, v in vars(args).items() if k != "handler"}
+    settings = {k: v for k, v in vars(args).items() if _is_json_data(v)}  # not handlers or parsers
     return {"command": ["nas", *sys.argv[1:]], "version": __version__, "git_commit": git_commit(),
             "seed": config.seed, "settings": settings, "train_config": asdict(config)}
+
+
+def _is_json_data(value: Any) -> bool:
+    """Whether `value` is plain JSON data (what run.json can keep of the parsed options)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_json_data(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json_data(v) for k, v in value.items())
+    return False
 
 
 def git_commit() -> str | None:

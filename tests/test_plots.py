@@ -37,7 +37,7 @@ def test_pareto_front_keeps_exactly_the_undominated_trials():
     front = pareto_front([TrialPoint(*r) for r in RECORDS])
     # 2 (cheapest), 5 (better than 1 and 8 for less), 7 (as good as 3 for less); 9 is worse than 7
     assert [p.trial for p in front] == [2, 5, 7]
-    assert pareto_front([TrialPoint(1, 0.5, 1.0), TrialPoint(2, 0.5, 1.0)]) == [TrialPoint(1, 0.5, 1.0), TrialPoint(2, 0.5, 1.0)]
+    assert pareto_front([TrialPoint(2, 0.5, 1.0), TrialPoint(1, 0.5, 1.0)]) == [TrialPoint(2, 0.5, 1.0)]  # the earlier listed stays
     assert pareto_front([TrialPoint(1, None, 1.0)]) == []
 
 
@@ -136,6 +136,6 @@ def test_nas_viz_draws_a_real_supergraph_search(tmp_path):
     assert run_nas("search", "diff", "--supergraph", SG1, "--preset", "quick", "--epochs", "2", *small, "--out", run)[0] == 0
     code, _, err = run_nas("viz", "--run", run, "-o", tmp_path / "weights.svg")
     assert code == 0, err
-    code, _, err = run_nas("viz", run / "genotype.json", "-o", tmp_path / "cells.png")
+    code, _, err = run_nas("viz", run / "best_genotype.json", "-o", tmp_path / "cells.png")
     assert code == 0, err
     assert (tmp_path / "cells.png").read_bytes().startswith(PNG_MAGIC)

@@ -49,16 +49,13 @@ def best_so_far(values: Sequence[float | None], maximize: bool = True) -> list[f
 def pareto_front(points: Iterable[TrialPoint]) -> list[TrialPoint]:
     """The trials no other trial beats on both counts (higher value, fewer FLOPs), by FLOPs.
 
-    A trial is dominated when another is at least as good on both and better on one; failed
-    trials and trials without FLOPs take no part.  Equal trials are all kept.
+    Failed trials and trials without FLOPs take no part; the rule is `nas.budget.pareto_front`'s
+    (of two equal trials the earlier stays).
     """
+    from nas.budget import pareto_front as front_of
+
     valid = [p for p in points if p.value is not None and p.flops is not None]
-
-    def dominated(p: TrialPoint) -> bool:
-        return any(q.value >= p.value and q.flops <= p.flops and (q.value > p.value or q.flops < p.flops)
-                   for q in valid)
-
-    return sorted((p for p in valid if not dominated(p)), key=lambda p: (p.flops, -p.value, p.trial))
+    return [p for _, _, p in front_of([(p.value, p.flops, p) for p in valid])]
 
 
 def trial_values_figure(
