@@ -20,7 +20,7 @@ from nas.errors import UserError
 from nas.io import atomic_write_text, load_json, parse_json, read_text
 from nas.space import load_model_genotype
 from nas.supergraph import parse_supergraph
-from nas.viz import cell_figure, image_format, model_graphs, save_figure, to_dot
+from nas.viz import accuracy_flops_figure, cell_figure, image_format, model_graphs, save_figure, to_dot, trial_values_figure
 from nas.viz.supergraph_plot import supergraph_weights_figure, weight_history
 
 
@@ -28,7 +28,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register `nas viz`."""
     parser = commands.add_parser("viz", help="draw cell diagrams (PNG, SVG, Graphviz) and plot run folders")
     parser.add_argument("genotype", nargs="?", help="cell or model genotype JSON to draw")
-    parser.add_argument("--run", metavar="RUN", help="plot this run folder instead (a supergraph search)")
+    parser.add_argument("--run", metavar="RUN", help="plot this run folder instead (a GP-bandit or supergraph search)")
+    parser.add_argument("--plot", choices=("trials", "pareto"), default="trials",
+                        help="for a GP-bandit run: value per trial (trials) or value against GFLOPs (pareto)")
     parser.add_argument("-o", "--out", required=True, help="file to write: .png or .svg (or .dot with --format dot)")
     parser.add_argument("--format", choices=("png", "svg", "dot"), help="output format (default: from the file name)")
     parser.add_argument("--title", help="figure title (default: the file drawn)")
@@ -42,7 +44,7 @@ def run_viz(args: argparse.Namespace) -> int:
     if args.run is not None:
         if args.format == "dot":
             raise UserError("--format dot is for cell diagrams; a run's plots are .png or .svg")
-        figure = run_figure(Path(args.run), args.title)
+        figure = run_figure(Path(args.run), args.title, args.plot)
         save_figure(figure, args.out, args.format)
     else:
         write_cells(args.genotype, args.out, args.format, args.title)
@@ -55,8 +57,7 @@ def write_cells(genotype_path: str, out: str, fmt: str | None, title: str | None
     if Path(genotype_path).is_dir():
         raise UserError(f"{genotype_path} is a folder: give a genotype JSON (or --run {genotype_path} for its plots)")
     fmt = image_format(out, fmt)
-    model = load_model_genotype(genotype_path)
-    graphs = model_graphs(model.cells)
+    graphs = model_graphs(load_model_genotype(genotype_path).cells)
     if fmt == "dot":
         atomic_write_text(out, to_dot(graphs, name=title or Path(genotype_path).stem))
     else:
@@ -84,14 +85,33 @@ def load_json_line(line: str, path: Path, number: int) -> dict:
     return record
 
 
+def gpb_run_figure(run: Path, plot: str, title: str | None) -> Figure:
+    """A GP-bandit search's value per trial with the best so far, or value against GFLOPs."""
+    from nas.store import TrialStore
+    from runners.run_folder import RunFolder
+
+    folder = RunFolder.open(run)
+    config = folder.config()
+    with TrialStore.open(folder.store_path) as store:
+        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
+    records = [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
+    label = f"value ({config.objective} objective)"
+    title = title if title is not None else f"{config.controller}: {run}"
+    if plot == "pareto":
+        return accuracy_flops_figure(records, value_label=label, flops_label="GFLOPs (multiply-add = 2)", title=title)
+    return trial_values_figure(records, value_label=label, title=title)
+
+
 RUN_PLOTS: dict[str, Callable[[Path, dict, str | None], Figure]] = {"supergraph": supergraph_run_figure}
 """Run kind (run.json "kind") -> the function making its figure."""
 
 
-def run_figure(run: Path, title: str | None) -> Figure:
-    """The figure of a run folder, chosen by the kind its run.json names."""
+def run_figure(run: Path, title: str | None, plot: str = "trials") -> Figure:
+    """The figure of a run folder: a GP-bandit search (it has a trial store), or the kind its run.json names."""
     if not run.is_dir():
         raise UserError(f"run folder not found: {run}")
+    if (run / "trials.db").is_file():
+        return gpb_run_figure(run, plot, title)
     info = load_json(run / "run.json", "run record")
     kind = info.get("kind") if isinstance(info, dict) else None
     if kind not in RUN_PLOTS:

@@ -9,6 +9,7 @@ Layout::
     RUN/trials.db            the trial store (nas.store), the single source of truth
     RUN/trials.log           one line per finished trial (also printed while the search runs)
     RUN/best_genotype.json   the best cell so far, as a model genotype (the cell everywhere)
+    RUN/best_cell.png        its diagram
     RUN/pareto.json          score versus FLOPs Pareto front (when FLOPs are counted)
     RUN/ray/                 Ray Tune's own records of the trials
 """

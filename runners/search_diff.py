@@ -6,7 +6,7 @@ search (search_train, carved from train: no validation video is used); then the 
 derives one cell per position.  The run folder, like a training run's, has ``run.json``,
 ``checkpoint.pt``, ``metrics.jsonl`` (each epoch's record carries every position's architecture
 weights under ``architecture``) and ``result.json``; it adds ``supergraph.json`` and the derived
-position-specific model genotype ``best_genotype.json`` (the name a GP-bandit run uses, so
+position-specific model genotype ``best_genotype.json`` with its diagram ``best_cell.png`` (the names a GP-bandit run uses, so
 ``nas export RUN`` reads both).  Running the same command again, or ``nas search resume RUN``,
 resumes a killed search.
 """
@@ -20,6 +20,7 @@ from typing import Any
 from nas.io import atomic_write_json, atomic_write_text
 from nas.supergraph import build_supergraph_model, derive_model, load_supergraph, model_weights
 from nas.train import TrainConfig, seeded
+from nas.viz import cell_figure, model_graphs, save_figure
 from runners.cmd_train import add_run_arguments, open_run_data, run_training, set_threads, train_config
 
 GENOTYPE_FILE = "best_genotype.json"  # the same name as a GP-bandit run's best cell
@@ -84,6 +85,7 @@ def run_diff(args: argparse.Namespace) -> int:
     out = Path(args.out)
     atomic_write_text(out / "supergraph.yaml", graph_text)
     atomic_write_json(out / GENOTYPE_FILE, derived.to_dict())
+    save_figure(cell_figure(model_graphs(derived.cells), f"cells derived from {graph.name}"), out / "best_cell.png")
     for position, cell in derived.cells.items():
         ops = ", ".join(f"{op.id}:{op.choices.get('dimension', op.kind)}{'+gate' if op.gating else ''}" for op in cell.ops)
         print(f"cell at {position}: {len(cell.ops)} ops ({ops}); sink takes {list(cell.combine.outputs)}")

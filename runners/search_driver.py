@@ -190,12 +190,12 @@ class SearchDriver:
             self._stopped = f"no untried cell within --max-gflops {self.budget.max_gflops} in {skips} proposals"
 
     def _admit(self, proposal_id: str, genotype) -> bool:
-        """Count the cell's FLOPs if a budget needs them; record and tell an over-budget cell."""
-        if not self.budget.needs_flops:
-            return True
+        """Record the cell's FLOPs and parameters when the objective counts them; refuse an over-budget cell."""
         cost = self.objective.cost(genotype)
         if cost is None:
-            raise RuntimeError("the objective stopped counting FLOPs")  # checked before the search starts
+            if self.budget.needs_flops:
+                raise RuntimeError("the objective stopped counting FLOPs")  # checked before the search starts
+            return True
         self.store.set_cost(proposal_id, cost.gflops, cost.params)
         if self.budget.admits(cost.gflops):
             return True
@@ -236,5 +236,9 @@ def genotype_text(run: RunFolder, record: TrialRecord) -> str:
 
 
 def write_best(run: RunFolder, record: TrialRecord) -> None:
-    """Write a trial's cell as RUN/best_genotype.json."""
+    """Write a trial's cell as RUN/best_genotype.json and its diagram as RUN/best_cell.png."""
+    from nas.viz import cell_figure, model_graphs, save_figure
+
     atomic_write_text(run.best_path, genotype_text(run, record))
+    title = f"best cell: trial {record.number}, value {record.value:.4f}"
+    save_figure(cell_figure(model_graphs({"*": record.genotype}), title), run.path / "best_cell.png")

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 GPB = str(ROOT / "search_spaces" / "attentionnas_gpb.yaml")
 ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
-QUICK = ["--preset", "quick", "--workers", "1", "--seed", "3"]
+QUICK = ["--preset", "quick", "--workers", "1", "--seed", "3", "--objective", "toy"]
 
 
 def end_group(pgid: int) -> None:
@@ -142,7 +142,7 @@ def two_node_cluster():
 def test_a_search_runs_across_a_two_node_cluster_with_failing_cells_and_lost_workers(two_node_cluster, tmp_path):
     run = tmp_path / "run"
     done = nas("search", "gpb", "--space", GPB, "--out", run, "--address", two_node_cluster, "--workers", "2",
-               "--trials", "8", "--controller", "random", "--retries", "1", "--objective-option", "sleep=2.0",
+               "--trials", "8", "--controller", "random", "--retries", "1", "--objective", "toy", "--objective-option", "sleep=2.0",
                "--objective-option", "fail_fraction=0.3", "--objective-option", "crash_fraction=0.1")
     assert done.returncode == 0, done.stderr[-3000:]
     assert two_node_cluster in done.stdout
@@ -160,3 +160,24 @@ def test_a_search_runs_across_a_two_node_cluster_with_failing_cells_and_lost_wor
                 for line in path.read_text().splitlines() if line.strip()]
     assert len(outcomes) == 3 + 3 * 2  # complete ones once, raising ones twice; lost workers never report
     assert len({o["node"] for o in outcomes}) == 2
+
+
+TRAIN_SMALL = ["--objective", "train", "--objective-option", "num_videos=96", "--objective-option", "frames=4",
+               "--objective-option", "size=16", "--objective-option", "epochs=1", "--objective-option", "batch_size=8"]
+
+
+def test_training_trials_are_reproducible_and_record_flops(tmp_path):
+    """The real objective: two searches with one worker and one seed train the same cells to the same values."""
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "3", "--workers", "1", "--seed", "5",
+                   *TRAIN_SMALL)
+        assert done.returncode == 0, done.stderr[-3000:]
+    first, second = (rows(run) for run in runs)
+    assert first == second and len(first) == 3
+    with TrialStore.open(runs[0] / "trials.db") as store:
+        records = store.trials()
+    assert all(r.state == "complete" and 0.0 <= r.value <= 1.0 for r in records)
+    assert all(r.gflops is not None and r.gflops > 0 and r.params > 0 for r in records)
+    assert {"val_top5", "val_pair_accuracy", "train_seconds"} <= set(records[0].metrics)
+    assert (runs[0] / "best_genotype.json").is_file() and (runs[0] / "best_cell.png").read_bytes()[:4] == b"\x89PNG"
