@@ -24,7 +24,7 @@ FAST_GP = {"initial": 3, "pool": 24, "mutations": 8, "starts": 2, "anchors": 1, 
 
 
 def new_run(path, **settings):
-    config = SearchConfig(**{"trials": 6, "controller": "random", **settings})
+    config = SearchConfig(**{"trials": 6, "controller": "random", "objective": "toy", **settings})
     return RunFolder.create(path, config, GPB.read_text(), ["search", "gpb"])
 
 
