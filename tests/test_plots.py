@@ -10,6 +10,7 @@ import pytest
 
 from nas.supergraph import SupergraphWeights, load_supergraph
 from nas.viz.plots import (
+    best_so_far_figure,
     Measured,
     TrialPoint,
     accuracy_flops_figure,
@@ -48,6 +49,16 @@ def test_trial_values_figure_plots_values_best_so_far_and_failures():
     assert list(lines["best so far"].get_ydata()) == [0.5, 0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7]
     assert list(lines["failed (1)"].get_xdata()) == [4] and list(lines["failed (1)"].get_ydata()) == [0.4]
     assert figure.axes[0].get_ylabel() == "search-val top-1"
+
+
+def test_best_so_far_figure_has_one_step_line_per_search():
+    other = [(1, None, 1.0), (2, 0.3, 1.0), (3, 0.8, 1.0)]
+    figure = best_so_far_figure({"gpb": RECORDS, "random": other}, value_label="top-1")
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert sorted(lines) == ["gpb", "random"]
+    assert list(lines["gpb"].get_ydata()) == [0.5, 0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7]
+    assert list(lines["random"].get_xdata()) == [2, 3] and list(lines["random"].get_ydata()) == [0.3, 0.8]
+    assert figure.axes[0].get_ylabel() == "best top-1 so far"
 
 
 def test_accuracy_flops_figure_draws_the_front_as_a_staircase():

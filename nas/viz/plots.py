@@ -79,6 +79,21 @@ def trial_values_figure(
     return _finish(figure, ax, "trial", value_label, title, "lower right")
 
 
+def best_so_far_figure(
+    runs: dict[str, Iterable[Sequence]], maximize: bool = True, value_label: str = "value", title: str | None = None
+) -> Figure:
+    """The best value so far against the trial number, one step line per labelled search."""
+    figure = Figure(figsize=(6.4, 3.8))
+    ax = figure.add_subplot()
+    colours = ("#b2182b", "#4393c3", "#1b7837", "#762a83", "#e08214", "#4d4d4d")
+    for index, (label, records) in enumerate(runs.items()):
+        points = as_points(records)
+        steps = [(p.trial, b) for p, b in zip(points, best_so_far([p.value for p in points], maximize)) if b is not None]
+        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=colours[index % len(colours)],
+                label=label)
+    return _finish(figure, ax, "trial", f"best {value_label} so far", title, "lower right")
+
+
 def accuracy_flops_figure(
     records: Iterable[Sequence], value_label: str = "value", flops_label: str = "GFLOPs", title: str | None = None
 ) -> Figure:

@@ -1,0 +1,93 @@
+"""Summarise GP-bandit-style searches side by side: best value so far after every five trials.
+
+Reads each run folder's trial store (the search's source of truth) and writes, into OUT,
+``summary.md`` (a table of the best search-val top-1 after 5, 10, ... trials, the best cell's
+key, GFLOPs and trial) and ``best_so_far.png`` (one step line per run).  The run folder names
+(their last path component) label the runs.
+
+Usage: python results/search/summarize.py RUN [RUN ...] -o OUT
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from nas.io import atomic_write_text
+from nas.store import TrialStore
+from nas.viz import best_so_far, best_so_far_figure, save_figure
+from runners.run_folder import RunFolder
+
+
+def records(run: Path) -> list[tuple[int, float | None, float | None]]:
+    """(trial, value or None if failed, GFLOPs) of the finished trials of a run, in trial order."""
+    folder = RunFolder.open(run)
+    with TrialStore.open(folder.store_path) as store:
+        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
+    return sorted((r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials)
+
+
+def best_row(run: Path) -> str:
+    """The best trial of a run: number, key, value, GFLOPs."""
+    with TrialStore.open(RunFolder.open(run).store_path) as store:
+        best = store.best()
+    return f"trial {best.number}, key `{best.key}`, {best.value:.4f}, {best.gflops:.4g} GFLOPs"
+
+
+def objective_text(run: Path) -> str:
+    """What a trial's value is, from the run's resolved configuration."""
+    config = RunFolder.open(run).config()
+    if config.objective != "train":
+        return f"the `{config.objective}` objective"
+    options = ", ".join(f"{k}={v}" for k, v in sorted(config.objective_options.items())) or "its defaults"
+    return ("search-val top-1 of the backbone with the cell at every insertion point, trained on search-train "
+            f"(objective `train`, {options})")
+
+
+def table(runs: dict[str, list], every: int = 5) -> str:
+    """Markdown: a row per run, a column per `every` trials, each cell the best value so far."""
+    longest = max(len(r) for r in runs.values())
+    marks = list(range(every, longest + 1, every)) or [longest]
+    lines = ["| search | " + " | ".join(f"after {m}" for m in marks) + " |",
+             "| --- |" + " --- |" * len(marks)]
+    for label, points in runs.items():
+        best = best_so_far([value for _, value, _ in points])
+        cells = [f"{best[m - 1]:.4f}" if m <= len(best) and best[m - 1] is not None else "-" for m in marks]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write summary.md and best_so_far.png for the given runs."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("-o", "--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    runs = {run.name: records(run) for run in args.runs}
+    command = "python results/search/summarize.py " + " ".join(shlex.quote(str(a)) for a in sys.argv[1:])
+    body = [
+        "# Searches side by side",
+        "",
+        f"Made by `{command}` (the runs by `bash results/search/run.sh`).",
+        f"Value: {objective_text(args.runs[0])}; best so far after N trials.",
+        "",
+        table(runs),
+        "",
+        *[f"- {label}: best {best_row(run)}" for label, run in zip(runs, args.runs)],
+        "",
+        "One search seed per controller: the gap between two single runs is not a measured",
+        "controller difference (`benchmarks/controller_quality.py` measures that over seeds).",
+        "",
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "summary.md", "\n".join(body))
+    save_figure(best_so_far_figure(runs, value_label="search-val top-1", title="best cell so far"),
+                args.out / "best_so_far.png")
+    print(f"wrote {args.out / 'summary.md'} and {args.out / 'best_so_far.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
