@@ -21,7 +21,15 @@ from tests.conftest import ROOT, SPACES, assert_one_line_error, run_nas
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_PNG_BYTES = 300_000
-RESULT_GENOTYPES = sorted((ROOT / "results").glob("genotypes/*.json")) + sorted((ROOT / "results").glob("synthetic/*.json"))
+
+
+def is_genotype_file(path: Path) -> bool:
+    """Whether a JSON file is a cell or model genotype (results/ also holds other JSON)."""
+    return str(json.loads(path.read_text()).get("schema", "")).startswith(("attention-nas/genotype@",
+                                                                           "attention-nas/model-genotype@"))
+
+
+RESULT_GENOTYPES = sorted(p for p in (ROOT / "results").rglob("*.json") if is_genotype_file(p))
 SUPERGRAPHS = sorted((ROOT / "supergraphs").glob("*.yaml"))
 FIG_A_LIKE = ROOT / "results" / "genotypes" / "gpb_fig_a_like.json"
 
@@ -103,7 +111,7 @@ def test_a_derived_cell_carries_its_input_and_sum_weights_and_op_input_kv_draws_
     assert '"*/input" -> "*/op1" [label=""];' in dot  # a plain weight of one is not written
 
 
-@pytest.mark.parametrize("path", RESULT_GENOTYPES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", RESULT_GENOTYPES, ids=lambda p: str(p.relative_to(ROOT / "results")))
 def test_every_genotype_in_results_has_the_right_graph(path):
     for cell in load_model_genotype(str(path)).cells.values():
         assert_graph_of(cell)
@@ -149,7 +157,7 @@ def svg_texts(path) -> str:
     return " ".join("".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text"))
 
 
-@pytest.mark.parametrize("path", RESULT_GENOTYPES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", RESULT_GENOTYPES, ids=lambda p: str(p.relative_to(ROOT / "results")))
 def test_nas_viz_draws_every_genotype_in_results_as_png_svg_and_dot(path, tmp_path):
     model = load_model_genotype(str(path))
     code, out, err = run_nas("viz", path, "-o", tmp_path / "cell.png")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The searches behind results/search/ and the comparison behind results/compare/, on the
+# The searches behind results/search/ and the comparisons behind results/compare*/, on the
 # synthetic motion data (1200 videos of 8 frames of 32x32) with the tiny backbone:
 #   gpb     GP bandit over search_spaces/attentionnas_gpb.yaml, 20 training trials
 #   random  random search over the same space, the same 20-trial budget and trial recipe
 #   sg1     differentiable search with supergraphs/sg1.yaml (a cell per insertion point)
-# then `nas compare`: tiny alone, +non-local, +the GP-bandit cell, +the SG-1 cells, 3 seeds.
+# then `nas compare`: tiny alone, +non-local, +the GP-bandit cell, +the SG-1 cells, 3 seeds,
+# trained 6 epochs (results/compare/) and 3 epochs as in the search trials (results/compare_short/).
 # Searches run one trial at a time (--workers 1) so that a rerun gives the same trials and
 # values on this machine; two jobs run side by side, one CPU thread each.
 # Run folders go to RUNS (default runs/results; started afresh).
@@ -33,17 +34,19 @@ supergraph() {
   nas viz --run "$runs/sg1" -o "$out/sg1/weights.png" > /dev/null
 }
 
-compare() {
+compare() {  # NAME EPOCHS: 6 epochs (the proxy's full training) and 3 (the search trials' recipe)
   nas compare --backbone tiny --cells gpb="$out/gpb/best_genotype.json" --cells sg1="$out/sg1/best_genotype.json" \
-    --seeds 3 --paper-backbone i3d --data synthetic --num-videos 1200 --epochs 6 --threads 1 --no-progress \
-    --out "$runs/compare" > "$runs/compare.txt"
-  cp "$runs/compare/comparison.md" "$runs/compare/comparison.png" "$runs/compare/comparison.json" results/compare/
+    --seeds 3 --paper-backbone i3d --data synthetic --num-videos 1200 --epochs "$2" --threads 1 --no-progress \
+    --out "$runs/$1" > "$runs/$1.txt"
+  mkdir -p "results/$1"
+  cp "$runs/$1/comparison.md" "$runs/$1/comparison.png" "$runs/$1/comparison.json" "results/$1/"
 }
 
 search gpb gp_bandit & first=$!
 supergraph & second=$!
 wait "$first"; wait "$second"
 search random random & first=$!
-compare & second=$!
+compare compare 6 & second=$!
 wait "$first"; wait "$second"
+compare compare_short 3
 python results/search/summarize.py "$runs/gpb" "$runs/random" -o "$out"

@@ -46,6 +46,25 @@ def objective_text(run: Path) -> str:
             f"(objective `train`, {options})")
 
 
+def shared_prefix(keys: dict[str, list[str]]) -> str:
+    """A sentence on how many first trials all runs share (the same cells in the same order)."""
+    orders = list(keys.values())
+    shared = 0
+    while all(len(k) > shared for k in orders) and len({k[shared] for k in orders}) == 1:
+        shared += 1
+    if not shared:
+        return "The runs share no first trial."
+    return (f"The first {shared} trials are the same cells in every run (the GP bandit's random initial design "
+            "draws as random search does for the same seed), so the curves part only after that.")
+
+
+def trial_keys(run: Path) -> list[str]:
+    """The canonical keys of the finished trials of a run, in trial order."""
+    with TrialStore.open(RunFolder.open(run).store_path) as store:
+        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
+    return [r.key for r in sorted(trials, key=lambda r: r.number)]
+
+
 def table(runs: dict[str, list], every: int = 5) -> str:
     """Markdown: a row per run, a column per `every` trials, each cell the best value so far."""
     longest = max(len(r) for r in runs.values())
@@ -74,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Value: {objective_text(args.runs[0])}; best so far after N trials.",
         "",
         table(runs),
+        "",
+        shared_prefix({run.name: trial_keys(run) for run in args.runs}),
         "",
         *[f"- {label}: best {best_row(run)}" for label, run in zip(runs, args.runs)],
         "",

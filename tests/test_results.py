@@ -1,0 +1,69 @@
+"""The committed searches and comparisons in results/ agree with themselves and with the code.
+
+Rerunning `bash results/search/run.sh` takes about 25 minutes, too long for the suite; these
+checks take seconds: every best cell named in a summary is the one its run exported, its
+canonical key is what the code computes today, and the FLOPs columns of the comparisons are
+what `nas.flops` counts for the committed genotypes now.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from nas.flops import count_flops
+from nas.models import build_model
+from nas.space import load_model_genotype
+from runners.flops_table import count as paper_count
+from tests.conftest import ROOT
+
+SEARCH = ROOT / "results" / "search"
+COMPARISONS = sorted(ROOT.glob("results/compare*/comparison.json"))
+TRIAL_LINE = re.compile(r"trial +(\d+) complete score \S+ value (\S+) gflops (\S+) .* key (\w+)")
+
+
+@pytest.mark.parametrize("name", ["gpb", "random"])
+def test_a_search_exports_its_best_logged_trial_under_the_key_the_code_computes(name):
+    lines = (SEARCH / name / "trials.log").read_text().splitlines()
+    assert len(lines) == 20 and lines[-1].startswith("[20/20]")
+    trials = [TRIAL_LINE.search(line).groups() for line in lines]
+    number, value, gflops, key = max(trials, key=lambda t: (float(t[1]), -int(t[0])))
+    genotype = load_model_genotype(str(SEARCH / name / "best_genotype.json"))
+    assert genotype.meta["trial"] == int(number) and genotype.meta["key"] == key
+    assert genotype.cells["*"].key().startswith(key)
+    assert f"{genotype.meta['value']:.4f}" == value
+    summary = (SEARCH / "summary.md").read_text()
+    assert f"- {name}: best trial {number}, key `{key}`, {value}," in summary
+
+
+def test_the_summary_names_its_command_and_its_best_so_far_columns_match_the_logs():
+    summary = (SEARCH / "summary.md").read_text()
+    assert "Made by `python results/search/summarize.py " in summary
+    for name in ("gpb", "random"):
+        values = [float(TRIAL_LINE.search(line).group(2)) for line in (SEARCH / name / "trials.log").read_text().splitlines()]
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {name} |"))
+        assert row.split("|")[2:6] == [f" {max(values[:n]):.4f} " for n in (5, 10, 15, 20)]
+
+
+@pytest.mark.parametrize("path", COMPARISONS, ids=lambda p: p.parent.name)
+def test_a_comparison_counts_the_flops_of_the_committed_cells(path):
+    report = json.loads(path.read_text())
+    assert report["command"].startswith("nas compare ") and report["convention"] == "multiply-add = 2 FLOPs"
+    assert f"Made by `{report['command']}`" in (path.parent / "comparison.md").read_text()
+    for model in report["models"]:
+        assert len(model["runs"]) == len(report["seeds"]) == 3
+        cells = load_model_genotype(str(ROOT / model["cells"])) if model["cells"] else None
+        nonlocal_blocks = model["key"] == "nonlocal"
+        proxy = build_model(report["backbone"], cells, nonlocal_blocks=nonlocal_blocks, num_classes=report["num_classes"])
+        assert count_flops(proxy, tuple(report["proxy_input"])).gflops == pytest.approx(model["proxy"]["gflops"], rel=1e-6)
+        if model["paper"] is not None:
+            counted = paper_count(report["paper_backbone"], cells=cells, nonlocal_blocks=nonlocal_blocks)
+            assert counted.gflops == pytest.approx(model["paper"]["gflops"], rel=1e-6)
+
+
+@pytest.mark.parametrize("page", ["search/summary.md", "compare/comparison.md", "compare_short/comparison.md"])
+def test_the_readme_tables_are_the_committed_pages_tables(page):
+    table = "\n".join(line for line in (ROOT / "results" / page).read_text().splitlines() if line.startswith("|"))
+    assert table and table in (ROOT / "README.md").read_text()
