@@ -30,6 +30,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (few steps, so the architecture weights take larger Adam steps than the default's 3e-3)
     "quick": {"backbone": "tiny", "data": "synthetic", "num_videos": 600, "epochs": 4, "arch_lr": 0.05, "threads": 1},
 }
+PRESET_OPTIONS = sorted({name for preset in PRESETS.values() for name in preset})
 
 
 def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
@@ -45,14 +46,19 @@ def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch-weight-decay", type=float, default=TrainConfig.arch_weight_decay,
                         help=f"weight decay of the architecture weights (default {TrainConfig.arch_weight_decay})")
     add_run_arguments(parser, default_stage="search")
-    parser.set_defaults(handler=run_diff, parser_defaults={a.dest: a.default for a in parser._actions})
+    defaults = {a.dest: a.default for a in parser._actions}
+    # a preset's options default to None, "not given", so that a value typed on the command line
+    # wins over the preset even when it equals the option's own default
+    parser.set_defaults(**{name: None for name in PRESET_OPTIONS})
+    parser.set_defaults(handler=run_diff, parser_defaults=defaults)
 
 
 def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
-    """Fill in the preset's values for every option still at its default."""
-    for name, value in PRESETS.get(args.preset or "", {}).items():
-        if getattr(args, name) == args.parser_defaults.get(name):
-            setattr(args, name, value)
+    """Options given on the command line, else the preset's values, else the defaults."""
+    preset = PRESETS.get(args.preset or "", {})
+    for name in PRESET_OPTIONS:
+        if getattr(args, name, None) is None:
+            setattr(args, name, preset.get(name, args.parser_defaults.get(name)))
     return args
 
 

@@ -22,6 +22,21 @@ def diff_command(out, *extra) -> list[str]:
     return ["search", "diff", "--supergraph", SG1, "--preset", "quick", "--epochs", "2", *SMALL, "--out", str(out), *extra]
 
 
+def parsed_diff(*flags: str):
+    from runners.cli import build_parser
+    from runners.search_diff import apply_preset
+
+    return apply_preset(build_parser().parse_args(["search", "diff", "--supergraph", SG1, "--out", "o", *flags]))
+
+
+def test_flags_typed_on_the_command_line_win_over_the_preset_even_at_their_default_values():
+    quick = parsed_diff("--preset", "quick", "--epochs", "6", "--num-videos", "1200")
+    assert (quick.epochs, quick.num_videos, quick.arch_lr, quick.threads) == (6, 1200, 0.05, 1)
+    assert parsed_diff("--preset", "quick").num_videos == 600
+    plain = parsed_diff()
+    assert (plain.epochs, plain.num_videos, plain.threads) == (plain.parser_defaults["epochs"], 1200, None)
+
+
 @pytest.mark.slow
 def test_search_diff_derives_cells_that_nas_train_trains(tmp_path):
     run = tmp_path / "run"
