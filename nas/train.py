@@ -1,4 +1,4 @@
-"""The training loop: SGD with momentum, cosine learning rate with linear warm-up, checkpoints.
+"""The training loop (optimizers and schedule in `nas.optim`): epochs, evaluation, checkpoints, resume.
 
 `train` fits a classifier on a dataset of (clip, label) samples and evaluates it on a
 validation set after every epoch.  With a run folder it writes, after each epoch, an atomic
@@ -39,6 +39,7 @@ from nas.distributed import World, all_reduce_sum, epoch_batches, init_process_g
 from nas.errors import UserError
 from nas.evaluation import evaluate, topk_correct
 from nas.io import atomic_write_text
+from nas.optim import learning_rate, make_arch_optimizer, make_optimizer
 
 METRICS_NAME = "metrics.jsonl"
 RESUME_FREE_FIELDS = ("eval_batch_size", "device", "num_workers", "progress")
@@ -104,44 +105,6 @@ class TrainResult:
     wall_time: float  # training and validation time of every epoch, over all sessions
     resumed_from: int = 0  # epochs already done when this call started
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
-    """Linear warm-up to `peak` over `warmup_steps`, then a cosine decay to zero at `total_steps`."""
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum for the network weights; weight decay on weights of two or more dimensions.
-
-    Architecture weights (a supergraph's) are left to `make_arch_optimizer`.
-    """
-    from nas.supergraph.cell import architecture_parameters
-
-    arch = {id(p) for p in architecture_parameters(model)}
-    network = [p for p in model.parameters() if p.requires_grad and id(p) not in arch]
-    groups = [
-        {"params": [p for p in network if p.dim() > 1], "weight_decay": config.weight_decay},
-        {"params": [p for p in network if p.dim() <= 1], "weight_decay": 0.0},
-    ]
-    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
-
-
-def make_arch_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Adam | None:
-    """Adam for a supergraph's architecture weights, as DARTS uses (betas 0.5, 0.999), or None.
-
-    Their gradients are small and change scale as the cells' zero-initialised BatchNorm
-    grows, so an adaptive step moves them where plain SGD at the network's rate barely does.
-    """
-    from nas.supergraph.cell import architecture_parameters
-
-    arch = [p for p in architecture_parameters(model) if p.requires_grad]
-    if not arch:
-        return None
-    return torch.optim.Adam(arch, lr=config.arch_lr, betas=(0.5, 0.999), weight_decay=config.arch_weight_decay)
 
 
 def resolve_device(name: str, world: World) -> torch.device:

@@ -13,7 +13,8 @@ from nas.distributed import World, epoch_batches
 from nas.errors import UserError
 from nas.evaluation import pair_counts, topk_correct
 from nas.models import build_model
-from nas.train import NonFiniteLoss, TrainConfig, learning_rate, make_optimizer, seeded, train
+from nas.optim import learning_rate, make_optimizer
+from nas.train import NonFiniteLoss, TrainConfig, seeded, train
 
 DATA = SyntheticConfig(num_videos=40, frames=4, size=16, seed=2)
 RECIPE = TrainConfig(epochs=2, batch_size=8, lr=0.05, warmup_epochs=0.5, device="cpu")
