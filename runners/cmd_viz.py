@@ -3,8 +3,11 @@
 ``nas viz G.json -o cell.png|cell.svg`` draws a cell genotype, or a model genotype with one
 panel per insertion position; ``--format dot`` writes Graphviz text instead (render it with
 ``dot -Tpng``; no Graphviz is needed here).  ``nas viz --run RUN -o weights.png`` plots a run
-folder: for a supergraph search (``nas search diff``), every position's sink, connection and
-gating weights per epoch.  `RUN_PLOTS` maps a run's kind (``run.json`` "kind") to its plot.
+folder: for a GP-bandit search, the value per trial with the best so far (``--plot trials``) or
+the value against GFLOPs with the Pareto front (``--plot pareto``); for a supergraph search
+(``nas search diff``), every position's sink, connection and gating weights per epoch.
+``--plot best`` with ``--run`` repeated draws the best value so far of several GP-bandit
+searches in one figure (controllers or seeds side by side).  `RUN_PLOTS` maps a run's kind (``run.json`` "kind") to its plot.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from nas.errors import UserError
 from nas.io import atomic_write_text, load_json, parse_json, read_text
 from nas.space import load_model_genotype
 from nas.supergraph import parse_supergraph
-from nas.viz import accuracy_flops_figure, cell_figure, image_format, model_graphs, save_figure, to_dot, trial_values_figure
+from nas.viz import accuracy_flops_figure, best_so_far_figure, cell_figure, image_format, model_graphs, save_figure, to_dot, trial_values_figure
 from nas.viz.supergraph_plot import supergraph_weights_figure, weight_history
 
 
@@ -28,9 +31,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register `nas viz`."""
     parser = commands.add_parser("viz", help="draw cell diagrams (PNG, SVG, Graphviz) and plot run folders")
     parser.add_argument("genotype", nargs="?", help="cell or model genotype JSON to draw")
-    parser.add_argument("--run", metavar="RUN", help="plot this run folder instead (a GP-bandit or supergraph search)")
-    parser.add_argument("--plot", choices=("trials", "pareto"), default="trials",
-                        help="for a GP-bandit run: value per trial (trials) or value against GFLOPs (pareto)")
+    parser.add_argument("--run", metavar="RUN", action="append",
+                        help="plot this run folder instead (a GP-bandit or supergraph search); repeat it with "
+                             "--plot best to put several GP-bandit searches side by side")
+    parser.add_argument("--plot", choices=("trials", "pareto", "best"), default="trials",
+                        help="for a GP-bandit run: value per trial (trials), value against GFLOPs (pareto), or "
+                             "the best value so far of one or more runs (best)")
     parser.add_argument("-o", "--out", required=True, help="file to write: .png or .svg (or .dot with --format dot)")
     parser.add_argument("--format", choices=("png", "svg", "dot"), help="output format (default: from the file name)")
     parser.add_argument("--title", help="figure title (default: the file drawn)")
@@ -44,7 +50,13 @@ def run_viz(args: argparse.Namespace) -> int:
     if args.run is not None:
         if args.format == "dot":
             raise UserError("--format dot is for cell diagrams; a run's plots are .png or .svg")
-        figure = run_figure(Path(args.run), args.title, args.plot)
+        runs = [Path(run) for run in args.run]
+        if args.plot == "best":
+            figure = best_runs_figure(runs, args.title)
+        elif len(runs) > 1:
+            raise UserError("several --run folders go in one figure only with --plot best")
+        else:
+            figure = run_figure(runs[0], args.title, args.plot)
         save_figure(figure, args.out, args.format)
     else:
         write_cells(args.genotype, args.out, args.format, args.title)
@@ -85,18 +97,42 @@ def load_json_line(line: str, path: Path, number: int) -> dict:
     return record
 
 
-def gpb_run_figure(run: Path, plot: str, title: str | None) -> Figure:
-    """A GP-bandit search's value per trial with the best so far, or value against GFLOPs."""
+def gpb_records(run: Path) -> tuple[str, list[tuple[int, float | None, float | None]]]:
+    """A GP-bandit run's objective name and its (trial, value or None if failed, GFLOPs) records."""
     from nas.store import TrialStore
     from runners.run_folder import RunFolder
 
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}")
     folder = RunFolder.open(run)
     config = folder.config()
     with TrialStore.open(folder.store_path) as store:
         trials = [r for r in store.trials() if r.state in ("complete", "failed")]
-    records = [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
-    label = f"value ({config.objective} objective)"
-    title = title if title is not None else f"{config.controller}: {run}"
+    return config.objective, [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
+
+
+def best_runs_figure(runs: list[Path], title: str | None) -> Figure:
+    """The best value so far of each GP-bandit run, labelled by its folder name."""
+    loaded = [gpb_records(run) for run in runs]
+    objectives = sorted({objective for objective, _ in loaded})
+    if len(objectives) > 1:
+        raise UserError(f"the runs maximise different objectives ({', '.join(objectives)}): not one axis")
+    labels = [run.name for run in runs]
+    if len(set(labels)) < len(labels):
+        labels = [str(run) for run in runs]
+    series = {label: records for label, (_, records) in zip(labels, loaded)}
+    return best_so_far_figure(series, value_label=f"value ({objectives[0]} objective)",
+                              title=title if title is not None else "best so far")
+
+
+def gpb_run_figure(run: Path, plot: str, title: str | None) -> Figure:
+    """A GP-bandit search's value per trial with the best so far, or value against GFLOPs."""
+    from runners.run_folder import RunFolder
+
+    controller = RunFolder.open(run).config().controller
+    objective, records = gpb_records(run)
+    label = f"value ({objective} objective)"
+    title = title if title is not None else f"{controller}: {run}"
     if plot == "pareto":
         return accuracy_flops_figure(records, value_label=label, flops_label="GFLOPs (multiply-add = 2)", title=title)
     return trial_values_figure(records, value_label=label, title=title)

@@ -150,3 +150,39 @@ def test_nas_viz_draws_a_real_supergraph_search(tmp_path):
     code, _, err = run_nas("viz", run / "best_genotype.json", "-o", tmp_path / "cells.png")
     assert code == 0, err
     assert (tmp_path / "cells.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def toy_search(path, seed):
+    """A finished 6-trial random search on the toy objective, run in this process (no Ray)."""
+    from tests.test_search_driver import drive, new_run, open_driver
+
+    run = new_run(path, seed=seed, objective_options={"seed": 1, "fail_fraction": 0.2})
+    drive(open_driver(run))
+    return run
+
+
+def test_nas_viz_plots_gp_bandit_runs_alone_and_side_by_side(tmp_path):
+    from nas.store import TrialStore
+    from runners.cmd_viz import best_runs_figure, gpb_run_figure
+
+    first, second = toy_search(tmp_path / "a", 0), toy_search(tmp_path / "b", 1)
+    with TrialStore.open(first.store_path) as store:
+        values = [r.value if r.state == "complete" else None for r in sorted(store.trials(), key=lambda r: r.number)]
+    figure = gpb_run_figure(first.path, "trials", None)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["best so far"].get_ydata()) == [b for b in best_so_far(values) if b is not None]
+    pareto = gpb_run_figure(first.path, "pareto", None)
+    assert any(label.startswith("Pareto front") for label in (line.get_label() for line in pareto.axes[0].get_lines()))
+    both = {line.get_label(): line for line in best_runs_figure([first.path, second.path], None).axes[0].get_lines()}
+    assert sorted(both) == ["a", "b"] and list(both["a"].get_ydata()) == list(lines["best so far"].get_ydata())
+    for plot in ("trials", "pareto"):
+        code, out, err = run_nas("viz", "--run", first.path, "--plot", plot, "-o", tmp_path / f"{plot}.png")
+        assert code == 0, err
+        assert (tmp_path / f"{plot}.png").read_bytes()[:8] == PNG_MAGIC
+    code, _, err = run_nas("viz", "--run", first.path, "--run", second.path, "--plot", "best", "-o", tmp_path / "b.svg")
+    assert code == 0 and (tmp_path / "b.svg").read_text().lstrip().startswith("<?xml"), err
+    code, _, err = run_nas("viz", "--run", first.path, "--run", second.path, "-o", tmp_path / "x.png")
+    assert_one_line_error(code, err, "only with --plot best")
+    code, _, err = run_nas("viz", "--run", first.path, "--run", tmp_path / "none", "--plot", "best", "-o", tmp_path / "y.png")
+    assert_one_line_error(code, err, "not found")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()

@@ -18,15 +18,8 @@ from pathlib import Path
 from nas.io import atomic_write_text
 from nas.store import TrialStore
 from nas.viz import best_so_far, best_so_far_figure, save_figure
+from runners.cmd_viz import gpb_records
 from runners.run_folder import RunFolder
-
-
-def records(run: Path) -> list[tuple[int, float | None, float | None]]:
-    """(trial, value or None if failed, GFLOPs) of the finished trials of a run, in trial order."""
-    folder = RunFolder.open(run)
-    with TrialStore.open(folder.store_path) as store:
-        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
-    return sorted((r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials)
 
 
 def best_row(run: Path) -> str:
@@ -84,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    runs = {run.name: records(run) for run in args.runs}
+    runs = {run.name: gpb_records(run)[1] for run in args.runs}
     command = "python results/search/summarize.py " + " ".join(shlex.quote(str(a)) for a in sys.argv[1:])
     body = [
         "# Searches side by side",
