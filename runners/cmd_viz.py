@@ -7,14 +7,15 @@ folder: for a GP-bandit search, the value per trial with the best so far (``--pl
 the value against GFLOPs with the Pareto front (``--plot pareto``); for a supergraph search
 (``nas search diff``), every position's sink, connection and gating weights per epoch.
 ``--plot best`` with ``--run`` repeated draws the best value so far of several GP-bandit
-searches in one figure (controllers or seeds side by side).  `RUN_PLOTS` maps a run's kind (``run.json`` "kind") to its plot.
+searches in one figure (controllers or seeds side by side).  `RUN_PLOTS` maps a run's kind
+(``run.json`` "kind") to its plot.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import yaml
 from matplotlib.figure import Figure
@@ -23,7 +24,16 @@ from nas.errors import UserError
 from nas.io import atomic_write_text, load_json, parse_json, read_text
 from nas.space import load_model_genotype
 from nas.supergraph import parse_supergraph
-from nas.viz import accuracy_flops_figure, best_so_far_figure, cell_figure, image_format, model_graphs, save_figure, to_dot, trial_values_figure
+from nas.viz import (
+    accuracy_flops_figure,
+    best_so_far_figure,
+    cell_figure,
+    image_format,
+    model_graphs,
+    save_figure,
+    to_dot,
+    trial_values_figure,
+)
 from nas.viz.supergraph_plot import supergraph_weights_figure, weight_history
 
 
@@ -97,18 +107,28 @@ def load_json_line(line: str, path: Path, number: int) -> dict:
     return record
 
 
-def gpb_records(run: Path) -> tuple[str, list[tuple[int, float | None, float | None]]]:
-    """A GP-bandit run's objective name and its (trial, value or None if failed, GFLOPs) records."""
+def finished_trials(run: Path) -> tuple[Any, list[Any]]:
+    """A GP-bandit run's configuration and its finished (complete or failed) trial records, by trial number."""
     from nas.store import TrialStore
     from runners.run_folder import RunFolder
 
     if not run.is_dir():
         raise UserError(f"run folder not found: {run}")
     folder = RunFolder.open(run)
-    config = folder.config()
     with TrialStore.open(folder.store_path) as store:
         trials = [r for r in store.trials() if r.state in ("complete", "failed")]
-    return config.objective, [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
+    return folder.config(), sorted(trials, key=lambda r: r.number)
+
+
+def as_records(trials: list[Any]) -> list[tuple[int, float | None, float | None]]:
+    """(trial, value or None if failed, GFLOPs) of trial records, as the search plots take them."""
+    return [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
+
+
+def gpb_records(run: Path) -> tuple[str, list[tuple[int, float | None, float | None]]]:
+    """A GP-bandit run's objective name and its (trial, value or None if failed, GFLOPs) records."""
+    config, trials = finished_trials(run)
+    return config.objective, as_records(trials)
 
 
 def best_runs_figure(runs: list[Path], title: str | None) -> Figure:
@@ -127,12 +147,10 @@ def best_runs_figure(runs: list[Path], title: str | None) -> Figure:
 
 def gpb_run_figure(run: Path, plot: str, title: str | None) -> Figure:
     """A GP-bandit search's value per trial with the best so far, or value against GFLOPs."""
-    from runners.run_folder import RunFolder
-
-    controller = RunFolder.open(run).config().controller
-    objective, records = gpb_records(run)
-    label = f"value ({objective} objective)"
-    title = title if title is not None else f"{controller}: {run}"
+    config, trials = finished_trials(run)
+    records = as_records(trials)
+    label = f"value ({config.objective} objective)"
+    title = title if title is not None else f"{config.controller}: {run}"
     if plot == "pareto":
         return accuracy_flops_figure(records, value_label=label, flops_label="GFLOPs (multiply-add = 2)", title=title)
     return trial_values_figure(records, value_label=label, title=title)

@@ -57,7 +57,7 @@ def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
     """Options given on the command line, else the preset's values, else the defaults."""
     preset = PRESETS.get(args.preset or "", {})
     for name in PRESET_OPTIONS:
-        if getattr(args, name, None) is None:
+        if getattr(args, name) is None:
             setattr(args, name, preset.get(name, args.parser_defaults.get(name)))
     return args
 

@@ -18,20 +18,19 @@ from pathlib import Path
 from nas.io import atomic_write_text
 from nas.store import TrialStore
 from nas.viz import best_so_far, best_so_far_figure, save_figure
-from runners.cmd_viz import gpb_records
-from runners.run_folder import RunFolder
+from runners.cmd_viz import as_records, finished_trials
+from runners.run_folder import RunFolder, SearchConfig
 
 
 def best_row(run: Path) -> str:
-    """The best trial of a run: number, key, value, GFLOPs."""
+    """The best trial of a run (the store's rule): number, key, value, GFLOPs."""
     with TrialStore.open(RunFolder.open(run).store_path) as store:
         best = store.best()
     return f"trial {best.number}, key `{best.key}`, {best.value:.4f}, {best.gflops:.4g} GFLOPs"
 
 
-def objective_text(run: Path) -> str:
-    """What a trial's value is, from the run's resolved configuration."""
-    config = RunFolder.open(run).config()
+def objective_text(config: SearchConfig) -> str:
+    """What a trial's value is, from a run's resolved configuration."""
     if config.objective != "train":
         return f"the `{config.objective}` objective"
     options = ", ".join(f"{k}={v}" for k, v in sorted(config.objective_options.items())) or "its defaults"
@@ -49,13 +48,6 @@ def shared_prefix(keys: dict[str, list[str]]) -> str:
         return "The runs share no first trial."
     return (f"The first {shared} trials are the same cells in every run (the GP bandit's random initial design "
             "draws as random search does for the same seed), so the curves part only after that.")
-
-
-def trial_keys(run: Path) -> list[str]:
-    """The canonical keys of the finished trials of a run, in trial order."""
-    with TrialStore.open(RunFolder.open(run).store_path) as store:
-        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
-    return [r.key for r in sorted(trials, key=lambda r: r.number)]
 
 
 def table(runs: dict[str, list], every: int = 5) -> str:
@@ -77,17 +69,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("-o", "--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    runs = {run.name: gpb_records(run)[1] for run in args.runs}
+    loaded = {run.name: finished_trials(run) for run in args.runs}
+    runs = {name: as_records(trials) for name, (_, trials) in loaded.items()}
+    first_config = next(iter(loaded.values()))[0]
     command = "python results/search/summarize.py " + " ".join(shlex.quote(str(a)) for a in sys.argv[1:])
     body = [
         "# Searches side by side",
         "",
         f"Made by `{command}` (the runs by `bash results/search/run.sh`).",
-        f"Value: {objective_text(args.runs[0])}; best so far after N trials.",
+        f"Value: {objective_text(first_config)}; best so far after N trials.",
         "",
         table(runs),
         "",
-        shared_prefix({run.name: trial_keys(run) for run in args.runs}),
+        shared_prefix({name: [r.key for r in trials] for name, (_, trials) in loaded.items()}),
         "",
         *[f"- {label}: best {best_row(run)}" for label, run in zip(runs, args.runs)],
         "",
