@@ -1,6 +1,6 @@
 """The committed searches and comparisons in results/ agree with themselves and with the code.
 
-Rerunning `bash results/search/run.sh` takes about 25 minutes, too long for the suite; these
+Rerunning `bash results/search/run.sh` takes 25 to 35 minutes here, too long for the suite; these
 checks take seconds: every best cell named in a summary is the one its run exported, its
 canonical key is what the code computes today, and the FLOPs columns of the comparisons are
 what `nas.flops` counts for the committed genotypes now.
