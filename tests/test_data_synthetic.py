@@ -106,7 +106,9 @@ def test_validation_and_test_show_digit_images_training_never_shows():
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    ({"frames": 1}, "frames must be at least 2"),
+    ({"frames": 1}, "needs at least 2 frames"),
+    ({"task": "relations", "frames": 3}, "needs at least 4 frames"),
+    ({"task": "chess"}, "unknown task .chess."),
     ({"size": 4}, "size must be at least 8"),
     ({"num_videos": 3}, "leave a split empty"),
     ({"val_fraction": 1.5}, "val_fraction must be between 0 and 1"),

@@ -121,3 +121,19 @@ def test_gp_bandit_beats_random_search_on_the_toy_objective(gpb_space):
     rnd = np.mean([regret_curve("random", gpb_space, s, trials, {})[-1] for s in seeds])
     print(f"regret after {trials} trials: gp_bandit {gp:.4f}, random {rnd:.4f}, ratio {gp / rnd:.3f}")
     assert gp < 0.5 * rnd
+
+
+def test_a_told_standard_error_is_the_observations_noise_in_the_gp():
+    import numpy as np
+
+    from nas.controllers.gp_model import Surrogate
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(12, 4)).astype(float)  # (n, D)
+    y = X @ np.array([1.0, -0.5, 0.3, 0.0]) + 0.01 * rng.standard_normal(12)
+    groups = [(i, i + 1) for i in range(4)]
+    exact = Surrogate.fit(X, y, groups, restarts=0)
+    noisy = Surrogate.fit(X, y, groups, restarts=0, noise=np.full(12, 0.3**2))
+    assert noisy.predict(X[:3])[1].min() > exact.predict(X[:3])[1].max()  # less sure where it was told less surely
+    believer = noisy.condition(np.vstack([X, X[:1]]), np.append(y, 5.0))
+    assert believer.alpha[:12] == pytest.approx(noisy.alpha) and believer.alpha[12] < 1e-9

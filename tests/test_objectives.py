@@ -118,3 +118,26 @@ def test_toy_cost_is_the_attention_matmul_count(gpb_space):
     assert ops[1].gflops * 1e9 == 3 * projection + 2 * 2 * (t * hw) ** 2 * c
     assert ops[2].gflops * 1e9 == 2 * projection + 3 * hw * (t * c)
     assert ops[0].params == 3 * c * c and ops[2].params == 2 * c * c + t * c
+
+
+def test_train_repeats_average_training_seeds_and_record_each_score_and_the_standard_error(tmp_path):
+    from nas.objectives.train import standard_error
+    from nas.space import load_genotype
+    from tests.conftest import ROOT
+
+    genotype = load_genotype(str(ROOT / "results" / "synthetic" / "temporal_dot_product.json"))
+    small = {"num_videos": 80, "frames": 4, "size": 16, "epochs": 1, "batch_size": 8, "task": "relations"}
+    single = [make_objective("train", {**small, "seed": s}).evaluate(genotype, CTX) for s in (3, 4, 5)]
+    context = TrialContext(seed=0, proposal_id="0", workdir=str(tmp_path))
+    repeated = make_objective("train", {**small, "seed": 3, "repeats": 3}).evaluate(genotype, context)
+    scores = [r.score for r in single]
+    assert [repeated.metrics[f"score_r{r}"] for r in range(3)] == scores  # repeat r is training seed 3 + r
+    assert repeated.score == pytest.approx(sum(scores) / 3)
+    assert repeated.metrics["score_se"] == pytest.approx(standard_error(scores))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repeat0", "repeat1", "repeat2"]
+    assert "score_se" not in single[0].metrics
+    assert standard_error([0.5, 0.7]) == pytest.approx(0.1) and standard_error([0.4]) == 0.0
+    with pytest.raises(UserError, match="'repeats' must be at least 1"):
+        make_objective("train", {"repeats": 0})
+    with pytest.raises(UserError, match="unknown task"):
+        make_objective("train", {"task": "chess"})

@@ -3,7 +3,9 @@
 1. The first `initial` proposals are uniform random cells (the initial design).
 2. Afterwards each ask fits a GP (`gp_model.Surrogate`, MAP hyperparameters) to the canonical
    codes of the cells told so far and their values; failed cells are left out of the fit but
-   never proposed again.
+   never proposed again.  A value told with a ``score_se`` metric (a trial that averaged
+   several training seeds) enters with that squared standard error as its own noise, on top
+   of the kernel's fitted noise.
 3. Pending proposals (asked, not told) and the cells already chosen for this batch enter the
    GP as *fantasies*: observations equal to the GP's own mean there (the kriging believer),
    so a batch spreads out instead of proposing the same region W times.
@@ -17,6 +19,8 @@ without refitting anything.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -62,6 +66,13 @@ class GPBandit(Controller):
         self.encoder = CellEncoder(space, bag=self.bag)
         self._codes: dict[str, np.ndarray] = {}  # proposal id -> canonical code
         self._memo = CanonicalMemo(space, self.encoder)  # a cache only: results do not depend on it
+        self._noise: dict[str, float] = {}  # proposal id -> known noise variance of its value
+
+    def _observe(self, proposal, value: float | None, metrics: dict) -> None:
+        """Keep a told standard error (metric ``score_se``, e.g. from ``repeats=K``) as noise."""
+        se = metrics.get("score_se")
+        if value is not None and isinstance(se, (int, float)) and math.isfinite(se) and se > 0:
+            self._noise[proposal.id] = float(se) ** 2
 
     def _propose(self, n: int, rng: np.random.Generator) -> list[Genotype]:
         with threadpool_limits(limits=1):  # BLAS threads only slow down these small matrices
@@ -75,7 +86,9 @@ class GPBandit(Controller):
         out = draw_untried(self.space, random_left, rng, set(self._keys)) if random_left else []
         X = np.stack([self._code(p.id, p.genotype) for p, _ in observed])  # (n_obs, D)
         y = np.array([v for _, v in observed])
-        model = Surrogate.fit(X, y, self.encoder.groups, self.kernel, self.restarts, seed=int(rng.integers(2**31)))
+        noise = np.array([self._noise.get(p.id, 0.0) for p, _ in observed]) if self._noise else None
+        model = Surrogate.fit(X, y, self.encoder.groups, self.kernel, self.restarts, seed=int(rng.integers(2**31)),
+                              noise=noise)
         taken = {self._code(p.id, p.genotype).tobytes() for p in self._proposals.values()}
         fantasies = [self._code(p.id, p.genotype) for p in self.pending()]
         fantasies += [self.encoder.encode(canonical_form(self.space, g)) for g in out]

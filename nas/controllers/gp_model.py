@@ -156,22 +156,35 @@ class Surrogate:
         self.gp = gp
         self.y_mean = y_mean
         self.y_std = y_std
+        self.alpha = np.broadcast_to(np.asarray(gp.alpha, dtype=float), (len(gp.y_train_),)).copy()  # (n,)
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, groups: list[tuple[int, int]], kernel: str = "hamming",
-            restarts: int = 2, seed: int = 0) -> "Surrogate":
-        """Fit the kernel's hyperparameters by MAP to codes `X` (n, D) and values `y` (n,)."""
+            restarts: int = 2, seed: int = 0, noise: np.ndarray | None = None) -> "Surrogate":
+        """Fit the kernel's hyperparameters by MAP to codes `X` (n, D) and values `y` (n,).
+
+        `noise` (n,), when given, is each observation's known noise variance in the units of
+        y squared (e.g. a squared standard error); it is added to the kernel's own noise term.
+        """
         y_mean, y_std = float(np.mean(y)), float(np.std(y)) or 1.0
         base, prior = build_kernel(kernel, groups, X.shape[1])
+        alpha = 1e-10 if noise is None else np.asarray(noise, dtype=float) / y_std**2 + 1e-10
         gp = GaussianProcessRegressor(
-            kernel=base, optimizer=map_optimizer(prior), n_restarts_optimizer=restarts, random_state=seed
+            kernel=base, alpha=alpha, optimizer=map_optimizer(prior), n_restarts_optimizer=restarts, random_state=seed
         )
         gp.fit(X, (y - y_mean) / y_std)
         return cls(gp, y_mean, y_std)
 
     def condition(self, X: np.ndarray, y: np.ndarray) -> "Surrogate":
-        """The same kernel and standardisation conditioned on other data (e.g. with fantasies)."""
-        gp = GaussianProcessRegressor(kernel=self.gp.kernel_, optimizer=None)
+        """The same kernel and standardisation conditioned on other data (e.g. with fantasies).
+
+        The first rows of `X` keep the known noise of the rows this model was fitted to; rows
+        beyond them (fantasies) have none.
+        """
+        alpha = np.full(len(X), 1e-10)
+        kept = min(len(X), len(self.alpha))
+        alpha[:kept] = self.alpha[:kept]
+        gp = GaussianProcessRegressor(kernel=self.gp.kernel_, alpha=alpha, optimizer=None)
         gp.fit(X, (y - self.y_mean) / self.y_std)
         return Surrogate(gp, self.y_mean, self.y_std)
 

@@ -1,6 +1,12 @@
-"""A motion-centric synthetic video dataset made from scikit-learn's bundled digit images.
+"""Synthetic video datasets made from scikit-learn's bundled digit images: two tasks.
 
-In the spirit of Something-Something, most classes come in pairs that differ only by the
+``motion`` (the default): the motion classes below, which the tiny backbone's 3D convolutions
+solve on their own.  ``relations`` (`nas.data.relations`): classes that relate the first and
+the last frames of a clip, which the tiny backbone's 7-frame receptive field cannot reach
+and attention over time can, plus two time-reversed motion pairs.  benchmarks/objective_signal.py
+measures how much of a trial's score the cell explains on each (results/signal.md).
+
+The motion task: in the spirit of Something-Something, most classes come in pairs that differ only by the
 direction of time: a clip of the second class of a pair *is* a clip of the first class played
 backwards (``move_right``/``move_left``, ``move_down``/``move_up``, ``grow``/``shrink``,
 ``fade_in``/``fade_out``, ``approach``/``separate``).  Both classes of a pair therefore have
@@ -28,6 +34,7 @@ import numpy as np
 import torch
 
 from nas.data.clips import ClipDataset
+from nas.data.relations import MATCH_PAIRS, RELATIONAL_MOTIONS
 from nas.data.render import SpriteTrack, compose
 from nas.errors import UserError
 
@@ -39,20 +46,35 @@ TIME_REVERSED = (
     ("approach", "separate"),
 )
 DISTRACTORS = ("static", "noise")
-CLASSES = tuple(name for pair in TIME_REVERSED for name in pair) + DISTRACTORS
+CLASSES = tuple(name for pair in TIME_REVERSED for name in pair) + DISTRACTORS  # the motion task
 SPLITS = ("train", "val", "test", "search_train", "search_val")
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # search splits are views of train
 _DIGIT_POOLS = {"train": (0, 1, 2), "val": (3,), "test": (4,)}  # digit image index mod 5
 
 
 @dataclass(frozen=True)
+class Task:
+    """One synthetic task: its classes, its time-reversed pairs and how each clip is drawn.
+
+    ``motions[name]`` draws the forward clip of every class that is not the second class of a
+    time-reversed pair; that class's clip is its partner's played backwards.
+    """
+
+    classes: tuple[str, ...]
+    time_reversed: tuple[tuple[str, str], ...]
+    motions: dict[str, "Motion"]
+    min_frames: int = 2
+
+
+@dataclass(frozen=True)
 class SyntheticConfig:
-    """Size and seed of the synthetic dataset (defaults: the search proxy)."""
+    """Task, size and seed of the synthetic dataset (defaults: the search proxy)."""
 
     num_videos: int = 1200  # train + val + test
     frames: int = 8  # T
     size: int = 32  # H = W
     seed: int = 0
+    task: str = "motion"  # a name in TASKS
     val_fraction: float = 0.15  # of num_videos
     test_fraction: float = 0.15  # of num_videos
     search_val_fraction: float = 0.25  # of the training videos
@@ -60,8 +82,11 @@ class SyntheticConfig:
 
     def validate(self) -> "SyntheticConfig":
         """Raise `UserError` for sizes that cannot make a dataset; return self."""
-        if self.frames < 2:
-            raise UserError(f"synthetic data: frames must be at least 2 (got {self.frames})")
+        if self.task not in TASKS:
+            raise UserError(f"synthetic data: unknown task {self.task!r} (tasks: {', '.join(TASKS)})")
+        if self.frames < TASKS[self.task].min_frames:
+            minimum = TASKS[self.task].min_frames
+            raise UserError(f"synthetic data: task {self.task!r} needs at least {minimum} frames (got {self.frames})")
         if self.size < 8:
             raise UserError(f"synthetic data: size must be at least 8 pixels (got {self.size})")
         for name in ("val_fraction", "test_fraction", "search_val_fraction"):
@@ -89,6 +114,7 @@ class SyntheticSplits:
     splits: dict[str, ClipDataset]
     classes: tuple[str, ...] = CLASSES
     pairs: tuple[tuple[int, int], ...] = field(default_factory=lambda: time_reversed_pairs(CLASSES))
+    match_pairs: tuple[tuple[int, int], ...] = ()  # classes that differ only by a relation in time
 
     def __getitem__(self, split: str) -> ClipDataset:
         if split not in self.splits:
@@ -107,23 +133,30 @@ def make_synthetic(config: SyntheticConfig = SyntheticConfig()) -> SyntheticSpli
         "search_train": base["train"].subset(0, carve),
         "search_val": base["train"].subset(carve, sizes["train"]),
     }
-    return SyntheticSplits({name: splits[name] for name in SPLITS})
+    task = TASKS[config.task]
+    return SyntheticSplits({name: splits[name] for name in SPLITS}, task.classes,
+                           _index_pairs(task.classes, task.time_reversed), _index_pairs(task.classes, MATCH_PAIRS))
 
 
 def time_reversed_pairs(classes: Sequence[str]) -> tuple[tuple[int, int], ...]:
     """Index pairs (a, b) of the classes that are each other's time reversal, by name."""
+    return _index_pairs(classes, TIME_REVERSED)
+
+
+def _index_pairs(classes: Sequence[str], named: Sequence[tuple[str, str]]) -> tuple[tuple[int, int], ...]:
     index = {name: i for i, name in enumerate(classes)}
-    return tuple((index[a], index[b]) for a, b in TIME_REVERSED if a in index and b in index)
+    return tuple((index[a], index[b]) for a, b in named if a in index and b in index)
 
 
 def render_split(config: SyntheticConfig, split: str, count: int, chunk: int = 64) -> ClipDataset:
     """The first `count` videos of base split `split` ("train", "val" or "test")."""
+    classes = TASKS[config.task].classes
     clips = torch.empty(count, 3, config.frames, config.size, config.size, dtype=torch.uint8)  # (N, 3, T, H, W)
-    labels = torch.arange(count) % len(CLASSES)  # balanced classes
+    labels = torch.arange(count) % len(classes)  # balanced classes
     for start in range(0, count, chunk):
-        names = [CLASSES[int(label)] for label in labels[start : start + chunk]]
+        names = [classes[int(label)] for label in labels[start : start + chunk]]
         clips[start : start + len(names)] = render_videos(names, range(start, start + len(names)), split, config)
-    return ClipDataset(clips, labels, CLASSES)
+    return ClipDataset(clips, labels, classes)
 
 
 def render_videos(names: Sequence[str], indices: Sequence[int], split: str, config: SyntheticConfig) -> torch.Tensor:
@@ -131,12 +164,13 @@ def render_videos(names: Sequence[str], indices: Sequence[int], split: str, conf
 
     Each video draws everything random from its own generator seeded by (seed, split, index).
     """
-    reversed_of = {b: a for a, b in TIME_REVERSED}
+    task = TASKS[config.task]
+    reversed_of = {b: a for a, b in task.time_reversed}
     frames, size, digits = config.frames, config.size, _digit_pool(split)
     tracks, backgrounds, noise = [], np.empty((len(names), 3)), np.empty((len(names), frames, size, size, 3))
     for row, (name, index) in enumerate(zip(names, indices)):
         rng = np.random.default_rng([config.seed, _SPLIT_CODES[split], index])
-        tracks.append(_MOTIONS[reversed_of.get(name, name)](rng, digits, frames))
+        tracks.append(task.motions[reversed_of.get(name, name)](rng, digits, frames))
         backgrounds[row] = rng.uniform(0.0, 0.35, size=3)
         sigma = config.noise * (3 if name == "noise" else 1)
         noise[row] = rng.standard_normal((frames, size, size, 3), dtype=np.float32) * sigma
@@ -215,6 +249,20 @@ _MOTIONS: dict[str, Motion] = {
     "static": _static,
     "noise": _noise,
 }
+
+
+def _relations_task() -> Task:
+    pairs = (("move_right", "move_left"), ("grow", "shrink"))
+    classes = tuple(name for pair in pairs + MATCH_PAIRS for name in pair)
+    motions = {"move_right": _move_right, "grow": _grow, **RELATIONAL_MOTIONS}
+    return Task(classes, pairs, motions, min_frames=4)
+
+
+TASKS: dict[str, Task] = {
+    "relations": _relations_task(),
+    "motion": Task(CLASSES, TIME_REVERSED, _MOTIONS),
+}
+"""The synthetic tasks by name (`SyntheticConfig.task`)."""
 
 
 @lru_cache(maxsize=None)

@@ -8,8 +8,14 @@ weights and batch order, so two cells differ only by the cell.  `cost` counts th
 FLOPs (a multiply-add is two FLOPs) and parameters at one clip of the training size.
 
 Options (``--objective-option NAME=VALUE``) are the fields below.  ``data`` is "synthetic" or a
-folder of videos with train.csv (the search splits are carved from it); ``threads`` is the
-number of CPU threads a trial may use (the Ray worker process belongs to the trial).
+folder of videos with train.csv (the search splits are carved from it); ``task`` the synthetic
+task (`nas.data.synthetic.TASKS`); ``threads`` is the number of CPU threads a trial may use
+(the Ray worker process belongs to the trial).
+
+``repeats=K`` trains the cell K times, with training seeds seed, seed+1, ..., seed+K-1, and
+scores it by the mean top-1; the metrics keep every repeat's score (``score_r0``, ...) and the
+standard error of the mean (``score_se``, sample standard deviation / sqrt(K)), which the GP
+bandit takes as the observation's noise.  A trial then costs K times as much.
 """
 
 from __future__ import annotations
@@ -33,11 +39,14 @@ class TrainObjective(Objective):
     frames: int = 8  # frames per clip (synthetic videos and training clips of a folder)
     size: int = 32  # frame size of the synthetic videos / crop of a folder's training clips
     data_seed: int = 0  # which synthetic videos
+    task: str = "motion"  # synthetic task: motion | relations
     epochs: int = 3
     batch_size: int = 16
     lr: float = 0.1
+    warmup_epochs: float = 1.0
     weight_decay: float = 1e-4
     seed: int = 0  # initial weights and batch order (the same for every trial)
+    repeats: int = 1  # training seeds averaged in one trial (seed, seed+1, ...)
     threads: int = 1
 
     def check(self) -> None:
@@ -45,15 +54,17 @@ class TrainObjective(Objective):
         from nas.backbones import BACKBONES
 
         BACKBONES.get(self.backbone)
-        for name in ("num_videos", "frames", "size", "epochs", "batch_size", "threads"):
+        for name in ("num_videos", "frames", "size", "epochs", "batch_size", "threads", "repeats"):
             if getattr(self, name) < 1:
                 raise UserError(f"objective 'train' option {name!r} must be at least 1, got {getattr(self, name)}")
         self._splits_config().validate()
+        self._config(self.seed).validate()
 
     def _splits_config(self):
         from nas.data.synthetic import SyntheticConfig
 
-        return SyntheticConfig(num_videos=self.num_videos, frames=self.frames, size=self.size, seed=self.data_seed)
+        return SyntheticConfig(num_videos=self.num_videos, frames=self.frames, size=self.size, seed=self.data_seed,
+                               task=self.task)
 
     def _data(self):
         from nas.data.sources import open_data
@@ -62,36 +73,85 @@ class TrainObjective(Objective):
         sampling = ClipSampling("train", self.frames, crop=None if self.data == "synthetic" else self.size)
         return open_data(self.data, "search", self._splits_config(), sampling, ClipSampling("full"), self.data_seed)
 
-    def _model(self, genotype: Genotype, num_classes: int):
+    def _model(self, genotype: Genotype | None, num_classes: int, seed: int | None = None,
+               nonlocal_blocks: bool = False):
+        """The backbone with `genotype` at every insertion point (or none, or non-local blocks)."""
         from nas.models import build_model
         from nas.train import seeded
 
-        with seeded(self.seed):
-            return build_model(self.backbone, genotype, num_classes=num_classes, width=self.width)
+        with seeded(self.seed if seed is None else seed):
+            return build_model(self.backbone, genotype, num_classes=num_classes, width=self.width,
+                               nonlocal_blocks=nonlocal_blocks)
 
     def cost(self, genotype: Genotype) -> Cost:
         """GFLOPs and parameters of the model with the cell, at one training clip."""
         from nas.flops import count_flops
 
-        classes = 12 if self.data == "synthetic" else 10  # the classifier's share is negligible
+        from nas.data.synthetic import TASKS
+
+        synthetic = self.data == "synthetic" and self.task in TASKS
+        classes = len(TASKS[self.task].classes) if synthetic else 10  # the classifier's share is negligible
         report = count_flops(self._model(genotype, classes), (1, 3, self.frames, self.size, self.size))
         return Cost(report.gflops, report.params)
 
     def evaluate(self, genotype: Genotype, context: TrialContext) -> TrialResult:
-        """Train and score; a NaN or infinite loss raises `NonFiniteLoss` (a failed trial)."""
+        """Train and score (`repeats` times); a NaN or infinite loss raises `NonFiniteLoss` (a failed trial)."""
         import torch
-
-        from nas.train import TrainConfig, train
 
         torch.set_num_threads(self.threads)  # this worker process runs one trial at a time
         data = self._data()
-        model = self._model(genotype, len(data.classes))
-        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                             weight_decay=self.weight_decay, seed=self.seed)
-        result = train(model, data.train, data.val, config, run_dir=context.workdir, pairs=data.pairs)
+        runs = []
+        for r in range(self.repeats):
+            model = self._model(genotype, len(data.classes), self.seed + r)
+            runs.append(self.fit(model, data, self.seed + r, _repeat_dir(context.workdir, r, self.repeats)))
+        scores = [score for score, _ in runs]
+        metrics = dict(runs[0][1]) if self.repeats == 1 else _mean_metrics([m for _, m in runs])
+        if self.repeats > 1:
+            metrics.update({f"score_r{r}": score for r, score in enumerate(scores)})
+            metrics["score_se"] = standard_error(scores)
+        return TrialResult(score=sum(scores) / len(scores), metrics=metrics)
+
+    def _config(self, seed: int):
+        from nas.train import TrainConfig
+
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           warmup_epochs=min(self.warmup_epochs, float(self.epochs)),
+                           weight_decay=self.weight_decay, seed=seed)
+
+    def fit(self, model, data, seed: int, workdir: str | None = None) -> tuple[float, dict[str, float]]:
+        """Train `model` on `data` (from `_data`) with training seed `seed`; (search-val top-1, metrics)."""
+        from nas.train import train
+
+        result = train(model, data.train, data.val, self._config(seed), run_dir=workdir, pairs=data.pairs)
         last = result.history[-1]
         metrics = {"val_top5": result.final_top5, "val_loss": result.final_loss, "best_top1": result.best_top1,
                    "train_seconds": sum(r["train_time"] for r in result.history)}
         if last.get("val_pair_accuracy") is not None:
             metrics["val_pair_accuracy"] = last["val_pair_accuracy"]
-        return TrialResult(score=result.final_top1, metrics=metrics)
+        return result.final_top1, metrics
+
+
+def standard_error(values: list[float]) -> float:
+    """Standard error of the mean of `values`: sample standard deviation / sqrt(n) (0 for one value)."""
+    n = len(values)
+    if n < 2:
+        return 0.0
+    mean = sum(values) / n
+    return (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
+
+
+def _mean_metrics(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Per-metric means over repeats (seconds are summed: they are what the trial cost)."""
+    keys = [k for k in runs[0] if all(k in m for m in runs)]
+    return {k: sum(m[k] for m in runs) / (1 if k.endswith("seconds") else len(runs)) for k in keys}
+
+
+def _repeat_dir(workdir: str | None, repeat: int, repeats: int) -> str | None:
+    """The checkpoint folder of one repeat: the trial's own for a single run, a subfolder for several."""
+    if workdir is None or repeats == 1:
+        return workdir
+    from pathlib import Path
+
+    path = Path(workdir) / f"repeat{repeat}"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
