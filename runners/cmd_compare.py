@@ -236,7 +236,7 @@ def data_key(args: argparse.Namespace, seed: int) -> int | None:
 def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, data: Any) -> dict:
     """What the table and the JSON say about how the numbers were made (`data`: the opened splits)."""
     if args.data == "synthetic":
-        described = (f"synthetic motion videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
+        described = (f"synthetic {getattr(args, 'task', 'motion')} videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
                      f"data seed {args.data_seed})")
     else:
         described = f"video folder {args.data} ({args.frames}-frame clips)"

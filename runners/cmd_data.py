@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from nas.data.export import export_synthetic
-from nas.data.synthetic import SyntheticConfig
+from nas.data.synthetic import TASKS, SyntheticConfig
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser, num_flag: str = "--num") -> None:
@@ -17,11 +17,14 @@ def add_synthetic_arguments(parser: argparse.ArgumentParser, num_flag: str = "--
     parser.add_argument("--frames", type=int, default=defaults.frames, help=f"frames per video (default {defaults.frames})")
     parser.add_argument("--size", type=int, default=defaults.size, help=f"frame height and width (default {defaults.size})")
     parser.add_argument("--data-seed", type=int, default=defaults.seed, help="seed of the dataset (default 0)")
+    parser.add_argument("--task", choices=sorted(TASKS), default=defaults.task,
+                        help=f"synthetic task (default {defaults.task}; see nas/data/synthetic.py)")
 
 
 def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
     """The `SyntheticConfig` named by the flags of `add_synthetic_arguments`."""
-    return SyntheticConfig(num_videos=args.num_videos, frames=args.frames, size=args.size, seed=args.data_seed).validate()
+    return SyntheticConfig(num_videos=args.num_videos, frames=args.frames, size=args.size, seed=args.data_seed,
+                           task=args.task).validate()
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:

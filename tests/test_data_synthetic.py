@@ -106,8 +106,8 @@ def test_validation_and_test_show_digit_images_training_never_shows():
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    ({"frames": 1}, "needs at least 2 frames"),
-    ({"task": "relations", "frames": 3}, "needs at least 4 frames"),
+    ({"frames": 1}, "frames must be at least 2"),
+    ({"task": "relations", "frames": 3}, "frames must be at least 4 for task .relations."),
     ({"task": "chess"}, "unknown task .chess."),
     ({"size": 4}, "size must be at least 8"),
     ({"num_videos": 3}, "leave a split empty"),

@@ -86,7 +86,7 @@ class SyntheticConfig:
             raise UserError(f"synthetic data: unknown task {self.task!r} (tasks: {', '.join(TASKS)})")
         if self.frames < TASKS[self.task].min_frames:
             minimum = TASKS[self.task].min_frames
-            raise UserError(f"synthetic data: task {self.task!r} needs at least {minimum} frames (got {self.frames})")
+            raise UserError(f"synthetic data: frames must be at least {minimum} for task {self.task!r} (got {self.frames})")
         if self.size < 8:
             raise UserError(f"synthetic data: size must be at least 8 pixels (got {self.size})")
         for name in ("val_fraction", "test_fraction", "search_val_fraction"):
