@@ -68,7 +68,7 @@ def _number(value: str) -> object:
     return value
 
 
-def run_job(job: Job, space_path: str, cells: int) -> tuple[Job, float, float | None, float]:
+def run_job(job: Job, space_path: str) -> tuple[Job, float, float | None, float]:
     """Train one model; (job, search-val top-1, pair accuracy, CPU seconds)."""
     import torch
 
@@ -109,6 +109,8 @@ def summarize(name: str, results: dict, cells: int, seeds: int) -> tuple[list[st
     """(per-model lines, the recipe's summary row) as Markdown."""
     from scipy.stats import kendalltau
 
+    from nas.objectives.train import standard_error
+
     table = {model: [results[(model, s, False)][0] for s in range(seeds)] for model in _models(cells)}
     cell_scores = np.array([table[f"cell{i}"] for i in range(cells)])  # (cells, seeds)
     lines = [f"| {name} | {model} | {np.mean(v):.3f} ± {np.std(v, ddof=1):.3f} | "
@@ -118,7 +120,7 @@ def summarize(name: str, results: dict, cells: int, seeds: int) -> tuple[list[st
     best = int(np.argmax(cell_scores.mean(axis=1)))
     backbone = np.array(table["backbone"])
     diff = cell_scores[best].mean() - backbone.mean()
-    se = math.sqrt(cell_scores[best].var(ddof=1) / seeds + backbone.var(ddof=1) / seeds)
+    se = math.hypot(standard_error(list(cell_scores[best])), standard_error(list(backbone)))
     pair = [results[("order-blind", s, False)][1] for s in range(seeds)]
     pair_text = f"{np.mean(pair):.3f}" if all(p is not None for p in pair) else "n/a"
     seconds = statistics.median(r[2] for r in results.values())
@@ -150,7 +152,7 @@ def main() -> None:
     results: dict[str, dict] = {name: {} for name, _ in recipes}
     started = time.time()
     with ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_job, job, args.space, args.cells) for job in jobs]
+        futures = [pool.submit(run_job, job, args.space) for job in jobs]
         for done, future in enumerate(futures, 1):
             job, score, pair, seconds = future.result()
             results[job.recipe][(job.model, job.seed, job.perturbed)] = (score, pair, seconds)

@@ -1,8 +1,8 @@
 """The relational synthetic task: classes that need two moments of a clip far apart in time.
 
 A small 3D network sees a few frames at a time (the tiny backbone's temporal receptive field
-is 7 frames) and then averages over the clip (a linear classifier on the average), which can count what happened but not relate
-two things that happened far apart.  Attention over time relates any two frames.  The
+is 7 frames) and then averages over the clip (a linear classifier on the average), which can
+count what happened but not relate two things that happened far apart.  Attention over time relates any two frames.  The
 relational classes therefore come in *match pairs*: the two classes of a pair show the same
 kind of event twice, at least half a clip apart, and differ only in whether the two showings
 have the same colour:

@@ -85,12 +85,10 @@ class TrainObjective(Objective):
 
     def cost(self, genotype: Genotype) -> Cost:
         """GFLOPs and parameters of the model with the cell, at one training clip."""
+        from nas.data.synthetic import TASKS
         from nas.flops import count_flops
 
-        from nas.data.synthetic import TASKS
-
-        synthetic = self.data == "synthetic" and self.task in TASKS
-        classes = len(TASKS[self.task].classes) if synthetic else 10  # the classifier's share is negligible
+        classes = len(TASKS[self.task].classes) if self.data == "synthetic" else 10  # the classifier's share is negligible
         report = count_flops(self._model(genotype, classes), (1, 3, self.frames, self.size, self.size))
         return Cost(report.gflops, report.params)
 
@@ -115,7 +113,7 @@ class TrainObjective(Objective):
         from nas.train import TrainConfig
 
         return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           warmup_epochs=min(self.warmup_epochs, float(self.epochs)),
+                           warmup_epochs=self.warmup_epochs,
                            weight_decay=self.weight_decay, seed=seed)
 
     def fit(self, model, data, seed: int, workdir: str | None = None) -> tuple[float, dict[str, float]]:
