@@ -26,8 +26,8 @@ def learning_rate(step: int, total_steps: int, warmup_steps: int, peak: float) -
     return 0.5 * peak * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
-    """SGD with momentum for the network weights; weight decay on weights of two or more dimensions.
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (or AdamW) for the network weights; weight decay on weights of two or more dimensions.
 
     Architecture weights (a supergraph's) are left to `make_arch_optimizer`.
     """
@@ -39,6 +39,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.SGD:
         {"params": [p for p in network if p.dim() > 1], "weight_decay": config.weight_decay},
         {"params": [p for p in network if p.dim() <= 1], "weight_decay": 0.0},
     ]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
     return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
 
 

@@ -54,11 +54,13 @@ class NonFiniteLoss(ArithmeticError):
 class TrainConfig:
     """How to train (the defaults are the proxy recipe of the synthetic dataset)."""
 
-    epochs: int = 6
+    epochs: int = 8
     batch_size: int = 16  # global batch, shared out among the processes
-    lr: float = 0.1  # peak learning rate, reached at the end of the warm-up
-    momentum: float = 0.9
-    weight_decay: float = 1e-4  # on conv and linear weights only
+    lr: float = 3e-3  # peak learning rate, reached at the end of the warm-up
+    optimizer: str = "adamw"  # "adamw" (decoupled weight decay) or "sgd" (with momentum)
+    momentum: float = 0.9  # SGD momentum (AdamW's beta1 is 0.9 either way)
+    clip_grad_norm: float = 0.0  # clip the global gradient norm to this (0: no clipping)
+    weight_decay: float = 0.01  # on conv and linear weights only
     warmup_epochs: float = 1.0  # linear warm-up from lr / warmup_steps to lr
     label_smoothing: float = 0.0
     seed: int = 0
@@ -76,7 +78,9 @@ class TrainConfig:
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be at least 1"),
             (self.lr > 0 and math.isfinite(self.lr), "lr must be a positive number"),
+            (self.optimizer in ("sgd", "adamw"), "optimizer must be sgd or adamw"),
             (0 <= self.momentum < 1, "momentum must be in [0, 1)"),
+            (self.clip_grad_norm >= 0 and math.isfinite(self.clip_grad_norm), "clip_grad_norm must not be negative"),
             (self.weight_decay >= 0, "weight_decay must not be negative"),
             (0 <= self.warmup_epochs <= self.epochs, "warmup_epochs must be between 0 and epochs"),
             (0 <= self.label_smoothing < 1, "label_smoothing must be in [0, 1)"),
@@ -292,6 +296,10 @@ class _Run:
         for optimizer in optimizers:
             optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if self.config.clip_grad_norm > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"] + self.optimizer.param_groups[1]["params"],
+                                     self.config.clip_grad_norm)
         for optimizer in optimizers:
             self.scaler.step(optimizer)
         self.scaler.update()

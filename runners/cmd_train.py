@@ -62,6 +62,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> No
     recipe.add_argument("--epochs", type=int, default=defaults.epochs)
     recipe.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
     recipe.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    recipe.add_argument("--optimizer", choices=("adamw", "sgd"), default=defaults.optimizer)
+    recipe.add_argument("--clip-grad-norm", type=float, default=defaults.clip_grad_norm,
+                        help="clip the gradient norm to this (0: no clipping)")
     recipe.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
     recipe.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
     recipe.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
@@ -78,7 +81,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     """The `TrainConfig` named by the flags."""
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     return TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+        clip_grad_norm=args.clip_grad_norm, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, seed=args.seed,
         device=args.device, amp=args.amp, num_workers=args.workers, progress=progress,
         arch_lr=getattr(args, "arch_lr", TrainConfig.arch_lr),

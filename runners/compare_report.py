@@ -116,7 +116,14 @@ def paper_sentence(models: Sequence[ModelResult], paper: str | None) -> str:
 
 def honesty(context: dict[str, Any]) -> str:
     """The sentence the issue asks for: what the proxy shows and what it cannot show about Kinetics."""
-    if context["data"] == "synthetic":
+    if context["data"] == "synthetic" and context.get("task") == "relations":
+        what = (f"It compares the blocks on the synthetic relational proxy, where {2 * context['match_pairs']} of the "
+                f"{context['num_classes']} classes form {context['match_pairs']} pairs that differ only in whether two "
+                "squares far apart have the same colour (a relation the backbone alone cannot compute), so it shows "
+                f"whether a block helps {context['backbone']}, trained from scratch with one short recipe, relate "
+                "distant points, and how far the seed alone moves the result (a difference smaller than the spread "
+                "is not evidence).")
+    elif context["data"] == "synthetic":
         what = (f"It compares the blocks on the synthetic motion proxy, where {2 * context['pairs']} of the "
                 f"{context['num_classes']} classes form {context['pairs']} pairs that differ only by the direction of "
                 f"time, so it shows whether a block helps {context['backbone']}, trained from scratch with one "

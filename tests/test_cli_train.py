@@ -58,7 +58,7 @@ def test_data_synth_writes_a_folder_that_train_reads(tmp_path):
     (("--cells", "missing.json"), ("genotype file not found: missing.json",)),
     (("--cells", "x.json", "--nonlocal"), ("not allowed with argument",)),
     (("--lr", "-1"), ("lr must be a positive number",)),
-    (("--frames", "1"), ("frames must be at least 2",)),
+    (("--frames", "1"), ("frames must be at least 4",)),
     (("--batch-size", "500"), ("fewer than one batch of 500",)),
 ])
 def test_bad_train_input_is_one_line(tmp_path, args, fragments):
@@ -73,7 +73,7 @@ def test_unknown_backbone_and_changed_settings_on_resume_are_one_line(tmp_path):
     assert run_nas("train", "--backbone", "tiny2d", *SMALL, *QUICK, "--out", out)[0] == 0
     record = (out / "run.json").read_text()
     code, _, err = run_nas("train", "--backbone", "tiny2d", *SMALL, *QUICK, "--lr", "0.3", "--out", out)
-    assert_one_line_error(code, err, "was trained with lr=0.1, not 0.3")
+    assert_one_line_error(code, err, "was trained with lr=0.003, not 0.3")
     assert (out / "run.json").read_text() == record
 
 

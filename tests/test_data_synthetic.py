@@ -10,17 +10,17 @@ from nas.data import SyntheticConfig, make_synthetic, time_reversed_pairs
 from nas.data.synthetic import CLASSES, TIME_REVERSED, _digit_pool, render_videos
 from nas.errors import UserError
 
-SMALL = SyntheticConfig(num_videos=60, frames=6, size=16, seed=3)
-CLEAN = SyntheticConfig(num_videos=60, frames=8, size=32, noise=0.0)
+SMALL = SyntheticConfig(num_videos=60, frames=6, size=16, seed=3, task="motion")
+CLEAN = SyntheticConfig(num_videos=60, frames=8, size=32, noise=0.0, task="motion")
 
 
 def test_same_seed_same_videos_and_other_seed_other_videos():
     a, b = make_synthetic(SMALL), make_synthetic(SMALL)
-    other = make_synthetic(SyntheticConfig(num_videos=60, frames=6, size=16, seed=4))
+    other = make_synthetic(SyntheticConfig(num_videos=60, frames=6, size=16, seed=4, task="motion"))
     for split in ("train", "val", "test"):
         assert torch.equal(a[split].clips, b[split].clips)
         assert not torch.equal(a[split].clips, other[split].clips)
-    bigger = make_synthetic(SyntheticConfig(num_videos=120, frames=6, size=16, seed=3))
+    bigger = make_synthetic(SyntheticConfig(num_videos=120, frames=6, size=16, seed=3, task="motion"))
     n = len(a["train"])
     assert torch.equal(bigger["train"].clips[:n], a["train"].clips)  # a video does not depend on the dataset size
 
@@ -93,7 +93,7 @@ def test_motions_move_the_way_their_names_say(name, measure, sign):
 def test_static_and_noise_distractors_do_not_move():
     static = render_videos(["static"], [0], "train", CLEAN)[0]
     assert torch.equal(static, static[:, :1].expand_as(static))
-    noise = render_videos(["noise"], [0], "train", SyntheticConfig(num_videos=60, frames=8, size=32))[0]
+    noise = render_videos(["noise"], [0], "train", SyntheticConfig(num_videos=60, frames=8, size=32, task="motion"))[0]
     assert float(noise.float().std()) > 5  # only noise, no sprite
     assert not _foreground(render_videos(["noise"], [0], "train", CLEAN)[0]).any()
 
@@ -106,7 +106,7 @@ def test_validation_and_test_show_digit_images_training_never_shows():
 
 
 @pytest.mark.parametrize("changes, fragment", [
-    ({"frames": 1}, "frames must be at least 2"),
+    ({"task": "motion", "frames": 1}, "frames must be at least 2"),
     ({"task": "relations", "frames": 3}, "frames must be at least 4 for task .relations."),
     ({"task": "chess"}, "unknown task .chess."),
     ({"size": 4}, "size must be at least 8"),

@@ -141,3 +141,30 @@ def test_train_repeats_average_training_seeds_and_record_each_score_and_the_stan
         make_objective("train", {"repeats": 0})
     with pytest.raises(UserError, match="unknown task"):
         make_objective("train", {"task": "chess"})
+
+
+def test_train_score_is_the_mean_or_the_final_search_val_top1_of_the_same_run():
+    from nas.space import load_genotype
+    from tests.conftest import ROOT
+
+    genotype = load_genotype(str(ROOT / "results" / "synthetic" / "temporal_dot_product.json"))
+    small = {"num_videos": 80, "frames": 4, "size": 16, "epochs": 3, "batch_size": 8}
+    mean = make_objective("train", small).evaluate(genotype, CTX)
+    final = make_objective("train", {**small, "score": "final"}).evaluate(genotype, CTX)
+    def same_run(metrics):
+        return {k: v for k, v in metrics.items() if not k.endswith("seconds")}
+
+    assert same_run(mean.metrics) == same_run(final.metrics)  # one training run, two readings of it
+    assert final.score == final.metrics["final_top1"]
+    assert mean.score == mean.metrics["mean_top1"]
+    assert 0 <= mean.score <= 1 and mean.score != final.score  # three epochs' values, not the last alone
+    with pytest.raises(UserError, match="'score' must be one of mean, final"):
+        make_objective("train", {"score": "best"})
+
+
+def test_train_defaults_are_the_relational_proxy_recipe():
+    objective = make_objective("train", {})
+    assert (objective.task, objective.frames, objective.num_videos, objective.epochs) == ("relations", 4, 1800, 8)
+    assert (objective.optimizer, objective.lr, objective.score) == ("adamw", 3e-3, "mean")
+    with pytest.raises(UserError, match="optimizer must be sgd or adamw"):
+        make_objective("train", {"optimizer": "lamb"})

@@ -107,7 +107,7 @@ def test_resume_continues_exactly_where_it_stopped(data, tmp_path):
 def test_resuming_with_other_settings_or_another_model_is_refused(data, tmp_path):
     one = TrainConfig(epochs=1, batch_size=8, device="cpu")
     train(small_model(), data["train"], data["val"], one, tmp_path)
-    with pytest.raises(UserError, match=r"trained with lr=0\.1, not 0\.2"):
+    with pytest.raises(UserError, match=r"trained with lr=0\.003, not 0\.2"):
         train(small_model(), data["train"], data["val"], TrainConfig(epochs=1, batch_size=8, lr=0.2), tmp_path)
     with pytest.raises(UserError, match="does not fit this model"):
         with seeded(0):

@@ -28,6 +28,7 @@ class DataSplits:
     classes: tuple[str, ...]
     pairs: tuple[tuple[int, int], ...] = field(default=())
     skipped: int = 0  # listed videos that are missing or cannot be opened
+    match_pairs: tuple[tuple[int, int], ...] = field(default=())  # synthetic relational classes (same colour or not)
 
 
 def open_data(
@@ -45,7 +46,7 @@ def open_data(
     if source == "synthetic":
         data = make_synthetic(synthetic)
         test = data[test_name] if test_name else None
-        return DataSplits(data[train_name], data[val_name], test, data.classes, data.pairs)
+        return DataSplits(data[train_name], data[val_name], test, data.classes, data.pairs, match_pairs=data.match_pairs)
     root = Path(source)
     if not root.is_dir():
         raise UserError(f"--data must be 'synthetic' or a folder of videos; not found: {source}")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from nas.data.clips import ClipDataset
-from nas.data.relations import MATCH_PAIRS, RELATIONAL_MOTIONS
+from nas.data.relations import COLOR_CLASSES, MATCH_PAIRS, RELATIONAL_MOTIONS
 from nas.data.render import SpriteTrack, compose
 from nas.errors import UserError
 
@@ -64,17 +64,18 @@ class Task:
     time_reversed: tuple[tuple[str, str], ...]
     motions: dict[str, "Motion"]
     min_frames: int = 2
+    gray_background: bool = False  # backgrounds of one random grey level instead of a random colour
 
 
 @dataclass(frozen=True)
 class SyntheticConfig:
     """Task, size and seed of the synthetic dataset (defaults: the search proxy)."""
 
-    num_videos: int = 1200  # train + val + test
-    frames: int = 8  # T
+    num_videos: int = 1800  # train + val + test
+    frames: int = 4  # T
     size: int = 32  # H = W
     seed: int = 0
-    task: str = "motion"  # a name in TASKS
+    task: str = "relations"  # a name in TASKS
     val_fraction: float = 0.15  # of num_videos
     test_fraction: float = 0.15  # of num_videos
     search_val_fraction: float = 0.25  # of the training videos
@@ -114,7 +115,7 @@ class SyntheticSplits:
     splits: dict[str, ClipDataset]
     classes: tuple[str, ...] = CLASSES
     pairs: tuple[tuple[int, int], ...] = field(default_factory=lambda: time_reversed_pairs(CLASSES))
-    match_pairs: tuple[tuple[int, int], ...] = ()  # classes that differ only by a relation in time
+    match_pairs: tuple[tuple[int, int], ...] = ()  # classes that differ only by a relation (same colour or not)
 
     def __getitem__(self, split: str) -> ClipDataset:
         if split not in self.splits:
@@ -171,7 +172,7 @@ def render_videos(names: Sequence[str], indices: Sequence[int], split: str, conf
     for row, (name, index) in enumerate(zip(names, indices)):
         rng = np.random.default_rng([config.seed, _SPLIT_CODES[split], index])
         tracks.append(task.motions[reversed_of.get(name, name)](rng, digits, frames))
-        backgrounds[row] = rng.uniform(0.0, 0.35, size=3)
+        backgrounds[row] = rng.uniform(0.0, 0.3) if task.gray_background else rng.uniform(0.0, 0.35, size=3)
         sigma = config.noise * (3 if name == "noise" else 1)
         noise[row] = rng.standard_normal((frames, size, size, 3), dtype=np.float32) * sigma
     clips = compose(tracks, frames, size, backgrounds, noise)  # (B, 3, T, size, size)
@@ -252,10 +253,10 @@ _MOTIONS: dict[str, Motion] = {
 
 
 def _relations_task() -> Task:
-    pairs = (("move_right", "move_left"), ("grow", "shrink"))
-    classes = tuple(name for pair in pairs + MATCH_PAIRS for name in pair)
-    motions = {"move_right": _move_right, "grow": _grow, **RELATIONAL_MOTIONS}
-    return Task(classes, pairs, motions, min_frames=4)
+    pairs = (("move_right", "move_left"),)
+    classes = tuple(name for pair in pairs + MATCH_PAIRS for name in pair) + COLOR_CLASSES
+    motions = {"move_right": _move_right, **RELATIONAL_MOTIONS}
+    return Task(classes, pairs, motions, min_frames=4, gray_background=True)
 
 
 TASKS: dict[str, Task] = {

@@ -34,8 +34,9 @@ def objective_text(config: SearchConfig) -> str:
     if config.objective != "train":
         return f"the `{config.objective}` objective"
     options = ", ".join(f"{k}={v}" for k, v in sorted(config.objective_options.items())) or "its defaults"
-    return ("search-val top-1 of the backbone with the cell at every insertion point, trained on search-train "
-            f"(objective `train`, {options})")
+    reading = "after the last epoch" if config.objective_options.get("score") == "final" else "averaged over the epochs"
+    return (f"search-val top-1 ({reading}) of the backbone with the cell at every insertion point, trained on "
+            f"search-train (objective `train`, {options})")
 
 
 def shared_prefix(keys: dict[str, list[str]]) -> str:
