@@ -63,7 +63,7 @@ def test_a_comparison_counts_the_flops_of_the_committed_cells(path):
             assert counted.gflops == pytest.approx(model["paper"]["gflops"], rel=1e-6)
 
 
-@pytest.mark.parametrize("page", ["search/summary.md", "compare/comparison.md", "compare_short/comparison.md"])
+@pytest.mark.parametrize("page", ["search/summary.md", "compare/comparison.md"])
 def test_the_readme_tables_are_the_committed_pages_tables(page):
     table = "\n".join(line for line in (ROOT / "results" / page).read_text().splitlines() if line.startswith("|"))
     assert table and table in (ROOT / "README.md").read_text()

@@ -30,11 +30,11 @@ def parsed_diff(*flags: str):
 
 
 def test_flags_typed_on_the_command_line_win_over_the_preset_even_at_their_default_values():
-    quick = parsed_diff("--preset", "quick", "--epochs", "6", "--num-videos", "1200")
-    assert (quick.epochs, quick.num_videos, quick.arch_lr, quick.threads) == (6, 1200, 0.05, 1)
+    quick = parsed_diff("--preset", "quick", "--epochs", "8", "--num-videos", "1800")  # both the defaults
+    assert (quick.epochs, quick.num_videos, quick.arch_lr, quick.threads) == (8, 1800, 0.05, 1)
     assert parsed_diff("--preset", "quick").num_videos == 600
     plain = parsed_diff()
-    assert (plain.epochs, plain.num_videos, plain.threads) == (plain.parser_defaults["epochs"], 1200, None)
+    assert (plain.epochs, plain.num_videos, plain.threads) == (plain.parser_defaults["epochs"], 1800, None)
 
 
 @pytest.mark.slow
