@@ -48,6 +48,8 @@ def test_compare_writes_table_figure_and_json_and_a_rerun_skips_finished_runs(tm
     assert report["models"][2]["proxy"]["gflops"] > report["models"][0]["proxy"]["gflops"]  # the cell costs FLOPs
     assert "`nas compare --backbone tiny --cells dot=" in table and "--seeds 2" in table
     assert "cannot show how the cells rank on Kinetics" in table and "No 250x256x256 column" in table
+    assert "relational proxy, where 4 of the 8 classes form 2 pairs" in table  # the default task, described
+    assert report["task"] == "relations" and report["match_pairs"] == 2
     assert (out / "comparison.png").read_bytes().startswith(PNG_MAGIC)
 
     before = run_files(out)
