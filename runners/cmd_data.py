@@ -1,4 +1,4 @@
-"""`nas data synth`: write the synthetic motion dataset as video files plus CSV annotations."""
+"""`nas data synth`: write a synthetic dataset as video files plus CSV annotations."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register `nas data ...`."""
     data = commands.add_parser("data", help="datasets")
     verbs = data.add_subparsers(dest="verb", metavar="VERB", required=True, parser_class=type(data))
-    synth = verbs.add_parser("synth", help="write the synthetic motion dataset as MP4 videos plus CSV annotations")
+    synth = verbs.add_parser("synth", help="write a synthetic dataset (--task) as MP4 videos plus CSV annotations")
     synth.add_argument("--out", required=True, help="folder to write (videos/, train.csv, val.csv, test.csv, ...)")
     add_synthetic_arguments(synth)
     synth.add_argument("--fps", type=int, default=8, help="frame rate written in the files (default 8)")

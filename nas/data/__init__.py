@@ -1,4 +1,4 @@
-"""Video data: the synthetic motion dataset, folders of real videos, and clip transforms."""
+"""Video data: the synthetic datasets (relational and motion tasks), folders of real videos, and clip transforms."""
 
 from nas.data.clips import ClipDataset, collate_clips
 from nas.data.sources import DataSplits, open_data

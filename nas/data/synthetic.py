@@ -1,9 +1,9 @@
-"""Synthetic video datasets made from scikit-learn's bundled digit images: two tasks.
+"""Synthetic video datasets made from scikit-learn's bundled digit images and coloured squares: two tasks.
 
-``motion`` (the default): the motion classes below, which the tiny backbone's 3D convolutions
-solve on their own.  ``relations`` (`nas.data.relations`): classes that relate the first and
-the last frames of a clip, which the tiny backbone's 7-frame receptive field cannot reach
-and attention over time can, plus two time-reversed motion pairs.  benchmarks/objective_signal.py
+``relations`` (the default, `nas.data.relations`): whether two squares in opposite corners
+have the same colour, a relation the tiny backbone cannot compute and attention can, plus
+colour classes and a time-reversed motion pair.  ``motion``: the motion classes below, which
+the tiny backbone's 3D convolutions solve on their own.  benchmarks/objective_signal.py
 measures how much of a trial's score the cell explains on each (results/signal.md).
 
 The motion task: in the spirit of Something-Something, most classes come in pairs that differ only by the
