@@ -298,8 +298,8 @@ class _Run:
         self.scaler.scale(loss).backward()
         if self.config.clip_grad_norm > 0:
             self.scaler.unscale_(self.optimizer)
-            nn.utils.clip_grad_norm_(self.optimizer.param_groups[0]["params"] + self.optimizer.param_groups[1]["params"],
-                                     self.config.clip_grad_norm)
+            network = [p for group in self.optimizer.param_groups for p in group["params"]]
+            nn.utils.clip_grad_norm_(network, self.config.clip_grad_norm)
         for optimizer in optimizers:
             self.scaler.step(optimizer)
         self.scaler.update()

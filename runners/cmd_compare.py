@@ -236,11 +236,11 @@ def data_key(args: argparse.Namespace, seed: int) -> int | None:
 def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, data: Any) -> dict:
     """What the table and the JSON say about how the numbers were made (`data`: the opened splits)."""
     if args.data == "synthetic":
-        described = (f"synthetic {getattr(args, 'task', 'relations')} videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
+        described = (f"synthetic {args.task} videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
                      f"data seed {args.data_seed})")
     else:
         described = f"video folder {args.data} ({args.frames}-frame clips)"
-    optimizer = {"adamw": "AdamW", "sgd": "SGD"}[getattr(args, "optimizer", "sgd")]
+    optimizer = {"adamw": "AdamW", "sgd": "SGD"}[args.optimizer]
     recipe = (f"epochs {args.epochs}, batch {args.batch_size}, {optimizer} lr {args.lr} (cosine, {args.warmup_epochs} "
               f"warm-up epochs), weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
               f"width {args.width}")
@@ -250,6 +250,6 @@ def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None
         "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
         "num_classes": len(data.classes), "pairs": len(data.pairs),
         "match_pairs": len(data.match_pairs),
-        "task": getattr(args, "task", None) if args.data == "synthetic" else None,
+        "task": args.task if args.data == "synthetic" else None,
         "test_videos": len(data.test) if data.test is not None else 0,
     }

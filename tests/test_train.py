@@ -155,3 +155,26 @@ def test_a_small_model_fits_a_handful_of_clips(data):
 def test_bad_training_settings_are_user_errors(data, changes, fragment):
     with pytest.raises(UserError, match=fragment):
         train(small_model(), data["train"], data["val"], TrainConfig(**{"device": "cpu", **changes}))
+
+
+def test_adamw_keeps_the_weight_decay_groups_and_gradient_clipping_bounds_the_first_step(data):
+    model = small_model()
+    adamw = make_optimizer(model, TrainConfig(optimizer="adamw", weight_decay=0.01))
+    assert isinstance(adamw, torch.optim.AdamW)
+    assert [g["weight_decay"] for g in adamw.param_groups] == [0.01, 0.0]
+    assert all(p.dim() > 1 for p in adamw.param_groups[0]["params"])
+
+    one_batch = data["train"].subset(0, 8)
+    lr, clip = 0.5, 1e-3
+    moved = {}
+    for name, norm in (("clipped", clip), ("free", 0.0)):
+        model = small_model()
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        config = TrainConfig(epochs=1, batch_size=8, lr=lr, optimizer="sgd", weight_decay=0.0, warmup_epochs=0.0,
+                             clip_grad_norm=norm, device="cpu")
+        train(model, one_batch, one_batch, config)
+        moved[name] = float((torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm())
+    assert moved["clipped"] <= lr * clip * 1.001  # one SGD step of a gradient clipped to norm `clip`
+    assert moved["free"] > 10 * moved["clipped"]
+    with pytest.raises(UserError, match="clip_grad_norm must not be negative"):
+        TrainConfig(clip_grad_norm=-1.0).validate()

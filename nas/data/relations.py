@@ -62,13 +62,6 @@ def halves(frames: int) -> tuple[np.ndarray, np.ndarray]:
     return t < frames // 2, t >= frames // 2
 
 
-def _square(color: np.ndarray, frames: int, x: float, y: float, half: float, shown: np.ndarray) -> SpriteTrack:
-    def full(v):
-        return np.broadcast_to(np.asarray(v, dtype=np.float64), (frames,)).copy()
-
-    return SpriteTrack(SQUARE, color, full(x), full(y), full(half), shown.astype(np.float64))
-
-
 def _corners(rng: np.random.Generator) -> tuple[tuple[float, float], tuple[float, float]]:
     """Centres of two squares in opposite corners (which diagonal and which end, at random)."""
     sx, sy = (1.0 if rng.random() < 0.5 else -1.0), (1.0 if rng.random() < 0.5 else -1.0)
@@ -78,16 +71,17 @@ def _corners(rng: np.random.Generator) -> tuple[tuple[float, float], tuple[float
 
 def _match(rng: np.random.Generator, frames: int, same: bool, apart_in_time: bool) -> list[SpriteTrack]:
     places = _corners(rng)
-    times = halves(frames) if apart_in_time else (np.ones(frames, bool), np.ones(frames, bool))
+    times = halves(frames) if apart_in_time else (1.0, 1.0)  # shown in some frames, or in all
     half = rng.uniform(*SQUARE_HALF)
     hues = two_hues(rng, same)
-    return [_square(hue_color(rng, hue), frames, x, y, half, shown) for (x, y), shown, hue in zip(places, times, hues)]
+    return [SpriteTrack.over(frames, SQUARE, hue_color(rng, hue), x, y, half, shown)
+            for (x, y), shown, hue in zip(places, times, hues)]
 
 
 def _one_color(rng: np.random.Generator, frames: int, hue: int) -> list[SpriteTrack]:
     x, y = rng.uniform(-0.6, 0.6, size=2)
     half = rng.uniform(*SQUARE_HALF)
-    return [_square(hue_color(rng, hue), frames, x, y, half, np.ones(frames, bool))]
+    return [SpriteTrack.over(frames, SQUARE, hue_color(rng, hue), x, y, half)]
 
 
 def same_space(rng, digits, frames):

@@ -26,6 +26,14 @@ class SpriteTrack:
     half_size: np.ndarray  # (T,) half the sprite's side as a fraction of the canvas half-side
     opacity: np.ndarray  # (T,) in [0, 1]
 
+    @classmethod
+    def over(cls, frames: int, image: np.ndarray, color: np.ndarray, x, y, half, opacity=1.0) -> "SpriteTrack":
+        """A track of `frames` frames; each of x, y, half and opacity is a number (held) or a (T,) ramp."""
+        def full(v) -> np.ndarray:
+            return np.broadcast_to(np.asarray(v, dtype=np.float64), (frames,)).copy()
+
+        return cls(image, color, full(x), full(y), full(half), full(opacity))
+
 
 def warp_sprites(tracks: list[SpriteTrack], frames: int, size: int) -> torch.Tensor:
     """Coverage of each sprite on the canvas: (S, T, size, size) in [0, 1] for S tracks."""

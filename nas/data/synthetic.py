@@ -186,11 +186,8 @@ def render_videos(names: Sequence[str], indices: Sequence[int], split: str, conf
 
 def _sprite(rng: np.random.Generator, digits: np.ndarray, frames: int, x, y, half, opacity=1.0) -> SpriteTrack:
     """A random digit of the pool, in a random bright colour, following the given ramps."""
-    def full(v):
-        return np.broadcast_to(np.asarray(v, dtype=np.float64), (frames,)).copy()
-
     image = digits[rng.integers(len(digits))]
-    return SpriteTrack(image, rng.uniform(0.55, 1.0, size=3), full(x), full(y), full(half), full(opacity))
+    return SpriteTrack.over(frames, image, rng.uniform(0.55, 1.0, size=3), x, y, half, opacity)
 
 
 def _ramp(start: float, stop: float, frames: int) -> np.ndarray:
