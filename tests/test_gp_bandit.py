@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import norm
 
 from nas.controllers import make_controller
-from nas.controllers.acquisition import expected_improvement, neighbours
+from nas.controllers.acquisition import expected_improvement
+from nas.controllers.cell_codes import CodeBook
 from nas.controllers.encoding import CellEncoder, canonical_form
 from nas.controllers.gp_model import GroupedHamming, Surrogate, build_kernel
 from nas.objectives import TrialContext, make_objective
@@ -75,17 +76,58 @@ def test_expected_improvement_matches_its_formula_and_a_monte_carlo_estimate():
 
 def test_neighbours_differ_in_exactly_one_variable(gpb_space):
     encoder = CellEncoder(gpb_space)
-    cell = canonical_form(gpb_space, gpb_space.sample(3))
-    params = encoder.params(cell)
-    found = neighbours(gpb_space, encoder, cell)
+    book = CodeBook(gpb_space, encoder)
+    light = book.canonical(book.sample(np.random.default_rng(3)))[0]
+    params = encoder.params(book.genotype(light))
+    found = [book.genotype(n) for n in book.neighbours(light)]
     for other in found:
         assert gpb_space.contains(other)
         theirs = encoder.params(other)
         changed = {n for n in set(params) | set(theirs) if params.get(n) != theirs.get(n)}
         kinds = {n for n in changed if n.endswith(".kind")}
         assert len(kinds) == 1 and len(changed) <= 6 if kinds else len(changed) == 1
+        if kinds:  # dot_product <-> map keeps the dimension and the activation
+            k = next(iter(kinds)).split(".")[0]
+            shared = ("dimension", "activation")
+            assert [v for n, v in params.items() if n.startswith(k + ".") and n.split(".")[-1] in shared] == \
+                [v for n, v in theirs.items() if n.startswith(k + ".") and n.split(".")[-1] in shared]
     # kv_source + per op k: kind 1, dimension 2, activation 3, gating 1, inputs k-1 (op1 has one input)
     assert len(found) == 1 + sum(7 + (k - 1) for k in range(1, 5))
+
+
+@pytest.mark.parametrize("bag", [False, True])
+def test_light_cells_sample_mutate_and_encode_like_the_space(gpb_space, bag):
+    """Same draws as SearchSpace.sample/mutate for the same generator, one code per canonical key."""
+    encoder = CellEncoder(gpb_space, bag=bag)
+    book = CodeBook(gpb_space, encoder)
+    keys_of_code: dict[bytes, set[str]] = {}
+    for seed in range(60):
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        cell, light = gpb_space.sample(theirs), book.sample(ours)
+        assert book.genotype(light) == cell and book.from_genotype(cell) == light
+        child, light_child = gpb_space.mutate(cell, theirs), book.mutate(light, ours)
+        assert book.genotype(light_child) == child
+        for genotype in (cell, child):
+            canonical, code = book.canonical(book.from_genotype(genotype))
+            assert book.genotype(canonical).key() == genotype.key()
+            reference = encoder.encode(canonical_form(gpb_space, genotype))  # same columns, other op order
+            assert code.sum() == pytest.approx(reference.sum())
+            keys_of_code.setdefault(code.tobytes(), set()).add(genotype.key())
+    assert all(len(keys) == 1 for keys in keys_of_code.values())
+    assert len(keys_of_code) == len(set().union(*keys_of_code.values()))
+
+
+def test_renumbered_cells_share_one_light_canonical_form(gpb_space):
+    """Ops 2 and 3 both read the input: swapping them is the same cell."""
+    book = CodeBook(gpb_space, CellEncoder(gpb_space))
+    assert [kc.kind for kc in gpb_space.kinds] == ["dot_product", "map"]  # dot_product: dimension, activation, scale
+    a, b = ((0, (1, 2, 0), 0), (0,)), ((1, (0, 3), 1), (0,))
+    first = (1, (0, 0, 0, 0), (((0, (0, 0, 0), 0), (0,)), a, b, ((1, (2, 1), 0), (2,))))
+    second = (1, (0, 0, 0, 0), (((0, (0, 0, 0), 0), (0,)), b, a, ((1, (2, 1), 0), (3,))))
+    assert book.canonical(first)[0] == book.canonical(second)[0]
+    assert book.genotype(first).key() == book.genotype(second).key()
+    third = (1, (0, 0, 0, 0), (((0, (0, 0, 0), 0), (0,)), b, a, ((1, (2, 1), 0), (2,))))  # op 4 reads the other one
+    assert book.canonical(third)[1].tobytes() != book.canonical(first)[1].tobytes()
 
 
 def test_a_batch_spreads_out_and_respects_pending_proposals(gpb_space):
@@ -137,3 +179,24 @@ def test_a_told_standard_error_is_the_observations_noise_in_the_gp():
     assert noisy.predict(X[:3])[1].min() > exact.predict(X[:3])[1].max()  # less sure where it was told less surely
     believer = noisy.condition(np.vstack([X, X[:1]]), np.append(y, 5.0))
     assert believer.alpha[:12] == pytest.approx(noisy.alpha) and believer.alpha[12] < 1e-9
+
+
+@pytest.mark.parametrize("path", sorted(p.name for p in __import__("pathlib").Path("search_spaces").glob("*.yaml")))
+def test_light_cells_agree_with_every_shipped_space(path):
+    """Multi-input ops, kinds without choices, one-kind spaces: same draws, round trips, one code per key."""
+    from nas.space import load_space
+
+    space = load_space(f"search_spaces/{path}")
+    book = CodeBook(space, CellEncoder(space, bag=True))
+    keys_of_code: dict[bytes, set[str]] = {}
+    for seed in range(25):
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        cell, light = space.sample(theirs), book.sample(ours)
+        assert book.genotype(light) == cell and book.from_genotype(cell) == light
+        assert book.genotype(book.mutate(light, ours)) == space.mutate(cell, theirs)
+        for other in [light] + book.neighbours(book.canonical(light)[0])[:10]:
+            genotype = book.genotype(other)
+            assert space.contains(genotype)
+            keys_of_code.setdefault(book.canonical(other)[1].tobytes(), set()).add(genotype.key())
+    assert all(len(keys) == 1 for keys in keys_of_code.values())
+    assert len(keys_of_code) == len(set().union(*keys_of_code.values()))  # and one code per key

@@ -1,11 +1,19 @@
 """`gp_bandit`: the Gaussian-process bandit of AttentionNAS.
 
 1. The first `initial` proposals are uniform random cells (the initial design).
-2. Afterwards each ask fits a GP (`gp_model.Surrogate`, MAP hyperparameters) to the canonical
-   codes of the cells told so far and their values; failed cells are left out of the fit but
-   never proposed again.  A value told with a ``score_se`` metric (a trial that averaged
-   several training seeds) enters with that squared standard error as its own noise, on top
-   of the kernel's fitted noise.
+2. Afterwards each ask fits a GP (`gp_hamming.HammingGP`: exponentiated-Hamming kernel, MAP
+   hyperparameters, likelihood and gradient written out) to the canonical codes of the cells
+   told so far and their values; failed cells are left out of the fit but never proposed
+   again.  A value told with a ``score_se`` metric (a trial that averaged several training
+   seeds) enters with that squared standard error as its own noise, on top of the kernel's
+   fitted noise.  The hyperparameters are searched afresh (from the prior's mean and
+   `restarts` draws from the prior) only on every `refit_every`-th model-based ask; in
+   between, L-BFGS starts from the previous ask's values, and a fresh search is made anyway
+   when that warm fit's log posterior per observation drops by more than `drop_tol`.
+   Beyond `fit_subset` observations the hyperparameters are fitted to a subset (the best half
+   and a random half of the rest); predictions always condition on every observation.
+   ``engine="sklearn"`` is the earlier surrogate (`gp_model.Surrogate`, a full scikit-learn
+   fit with restarts on every ask), kept for comparison and for ``kernel="matern"``.
 3. Pending proposals (asked, not told) and the cells already chosen for this batch enter the
    GP as *fantasies*: observations equal to the GP's own mean there (the kriging believer),
    so a batch spreads out instead of proposing the same region W times.
@@ -14,8 +22,11 @@
    best of the pool and from the best observed cells.  The best untried cell is proposed.
 
 The state is fully given by the proposals, the told values and the number of asks (the
-randomness of ask i is ``default_rng([seed, i])``), so a rebuild adopts recorded proposals
-without refitting anything.
+randomness of ask i is ``default_rng([seed, i])``, that of its hyperparameter fit
+``default_rng([seed, i, 1])``), so a rebuild adopts recorded proposals without refitting
+anything; the warm-start chain is recomputed lazily at the next ask, back to the last fresh
+search at most `refit_every` asks earlier (each model-based ask records how many
+observations it saw, live or adopted).
 """
 
 from __future__ import annotations
@@ -25,9 +36,11 @@ import math
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from nas.controllers.acquisition import CandidateSearch, CanonicalMemo, expected_improvement, upper_confidence_bound
+from nas.controllers.acquisition import CandidateSearch, expected_improvement, upper_confidence_bound
 from nas.controllers.base import CONTROLLERS, Controller, draw_untried
-from nas.controllers.encoding import CellEncoder, canonical_form
+from nas.controllers.cell_codes import CodeBook, Light
+from nas.controllers.encoding import CellEncoder
+from nas.controllers.gp_hamming import HammingGP, fit_theta, hamming_prior
 from nas.controllers.gp_model import Surrogate
 from nas.space.genotype import Genotype
 from nas.space.space import SearchSpace
@@ -45,7 +58,7 @@ class GPBandit(Controller):
         seed: int = 0,
         initial: int = 8,  # random proposals before the GP takes over
         acquisition: str = "ei",  # "ei" | "ucb"
-        kernel: str = "hamming",  # "hamming" (per-variable) | "matern" (Matern 5/2, per column)
+        kernel: str = "hamming",  # "hamming" (per-variable) | "matern" (Matern 5/2, per column; engine sklearn)
         bag: bool = False,  # add bag-of-ops columns to the code
         xi: float = 0.01,  # EI margin, in units of the observed values' spread
         beta: float = 2.0,  # UCB width
@@ -54,19 +67,32 @@ class GPBandit(Controller):
         starts: int = 8,  # pool cells to climb from (besides the best observed cells)
         anchors: int = 3,  # best observed cells to climb from
         steps: int = 8,  # hill-climbing steps per start
-        restarts: int = 1,  # extra random restarts of the hyperparameter fit
+        restarts: int = 1,  # random restarts of a fresh hyperparameter search (besides the prior's mean)
+        engine: str = "exact",  # "exact" (gp_hamming) | "sklearn" (the earlier full refit on every ask)
+        refit_every: int = 5,  # a fresh hyperparameter search every this many model-based asks
+        drop_tol: float = 0.05,  # ... or when a warm fit's -log posterior per observation grows by more
+        fit_subset: int = 256,  # hyperparameters fitted to at most this many observations
     ) -> None:
         super().__init__(space, seed)
         if acquisition not in ("ei", "ucb"):
             raise ValueError(f"acquisition must be 'ei' or 'ucb', got {acquisition!r}")
+        if engine not in ("exact", "sklearn"):
+            raise ValueError(f"engine must be 'exact' or 'sklearn', got {engine!r}")
+        if kernel != "hamming" and engine == "exact":
+            engine = "sklearn"  # only the Hamming kernel is written out
+        if refit_every < 1 or fit_subset < 4:
+            raise ValueError("refit_every must be >= 1 and fit_subset >= 4")
         self.initial, self.acquisition, self.kernel, self.bag = int(initial), acquisition, kernel, bool(bag)
         self.xi, self.beta = float(xi), float(beta)
         self.pool, self.mutations, self.starts, self.anchors, self.steps = pool, mutations, starts, anchors, steps
-        self.restarts = restarts
+        self.restarts, self.engine = int(restarts), engine
+        self.refit_every, self.drop_tol, self.fit_subset = int(refit_every), float(drop_tol), int(fit_subset)
         self.encoder = CellEncoder(space, bag=self.bag)
-        self._codes: dict[str, np.ndarray] = {}  # proposal id -> canonical code
-        self._memo = CanonicalMemo(space, self.encoder)  # a cache only: results do not depend on it
+        self._lights: dict[str, Light] = {}  # proposal id -> light cell (its code is cached in the book)
+        self.book = CodeBook(space, self.encoder)  # light cells, canonical forms and codes (a cache inside)
         self._noise: dict[str, float] = {}  # proposal id -> known noise variance of its value
+        self._fit_log: list[tuple[int, int]] = []  # per model-based ask: (ask number, observations it saw)
+        self._thetas: dict[int, tuple[np.ndarray, float]] = {}  # model-based ask -> (theta, -log posterior / n)
 
     def _observe(self, proposal, value: float | None, metrics: dict) -> None:
         """Keep a told standard error (metric ``score_se``, e.g. from ``repeats=K``) as noise."""
@@ -78,42 +104,84 @@ class GPBandit(Controller):
         with threadpool_limits(limits=1):  # BLAS threads only slow down these small matrices
             return self._propose_cells(n, rng)
 
+    def _model_based(self, n: int, proposals_before: int) -> bool:
+        """Whether an ask of `n` after `proposals_before` proposals fits a GP."""
+        return len(self.observations()) >= 2 and max(0, self.initial - proposals_before) < n
+
+    def _adopted(self, proposals) -> None:
+        """Record a replayed ask's place in the warm-start chain (nothing is fitted now)."""
+        if self._model_based(len(proposals), len(self._proposals) - len(proposals)):
+            self._fit_log.append((self._asks - 1, len(self.observations())))
+
     def _propose_cells(self, n: int, rng: np.random.Generator) -> list[Genotype]:
         observed = self.observations()
         random_left = max(0, self.initial - len(self._proposals))
-        if len(observed) < 2 or random_left >= n:
+        if not self._model_based(n, len(self._proposals)):
             return draw_untried(self.space, n, rng, set(self._keys))
         out = draw_untried(self.space, random_left, rng, set(self._keys)) if random_left else []
         X = np.stack([self._code(p.id, p.genotype) for p, _ in observed])  # (n_obs, D)
         y = np.array([v for _, v in observed])
-        noise = np.array([self._noise.get(p.id, 0.0) for p, _ in observed]) if self._noise else None
-        model = Surrogate.fit(X, y, self.encoder.groups, self.kernel, self.restarts, seed=int(rng.integers(2**31)),
-                              noise=noise)
+        noise = np.array([self._noise.get(p.id, 0.0) for p, _ in observed])
+        if self.engine == "sklearn":
+            model = Surrogate.fit(X, y, self.encoder.groups, self.kernel, self.restarts,
+                                  seed=int(rng.integers(2**31)), noise=noise if self._noise else None)
+        else:
+            self._fit_log.append((self._asks, len(observed)))
+            model = HammingGP(X, y, self.encoder.groups, self._theta(len(self._fit_log) - 1), noise)
         taken = {self._code(p.id, p.genotype).tobytes() for p in self._proposals.values()}
         fantasies = [self._code(p.id, p.genotype) for p in self.pending()]
-        fantasies += [self.encoder.encode(canonical_form(self.space, g)) for g in out]
+        fantasies += [self.book.canonical(self.book.from_genotype(g))[1] for g in out]
         taken.update(code.tobytes() for code in fantasies)
-        best_cells = [p.genotype for p, _ in sorted(observed, key=lambda pv: -pv[1])[: max(self.anchors, 1)]]
+        ranked = sorted(observed, key=lambda pv: -pv[1])[: max(self.anchors, 1)]
+        best_cells = [self._light(p.id, p.genotype) for p, _ in ranked]
+        believer = model.with_believed(np.stack(fantasies)) if fantasies else model
         while len(out) < n:
-            believer = self._with_fantasies(model, X, y, fantasies)
             found = self._maximise(believer, float(y.max()), taken, best_cells, rng)
             if found is None:
                 break
             cell, code = found
-            out.append(cell)
+            out.append(self.book.genotype(cell))
             taken.add(code)
-            fantasies.append(np.frombuffer(code))
+            believer = believer.with_believed(np.frombuffer(code)[None, :])
         return out
 
-    def _with_fantasies(self, model: Surrogate, X: np.ndarray, y: np.ndarray, fantasies: list[np.ndarray]) -> Surrogate:
-        if not fantasies:
-            return model
-        F = np.stack(fantasies)  # (n_pending, D)
-        mean, _ = model.predict(F)
-        return model.condition(np.vstack([X, F]), np.concatenate([y, mean]))
+    def _theta(self, j: int) -> np.ndarray:
+        """Hyperparameters of model-based ask `j` (fitted now unless known; see the module docstring)."""
+        if j in self._thetas:
+            return self._thetas[j][0]
+        ask, count = self._fit_log[j]
+        X, y, known = self._fit_data(count, np.random.default_rng([self.seed, ask, 1]))
+        groups = self.encoder.groups
+        prior = hamming_prior(groups)
+        fresh = [prior.mean] + [np.random.default_rng([self.seed, ask, 2, r]).normal(prior.mean, prior.std)
+                                for r in range(self.restarts)]
+        if j % self.refit_every == 0:
+            theta, value = fit_theta(X, y, known, groups, fresh)
+        else:
+            previous = self._theta(j - 1)
+            theta, value = fit_theta(X, y, known, groups, [previous])
+            if value / len(y) > self._thetas[j - 1][1] + self.drop_tol:
+                theta, value = fit_theta(X, y, known, groups, [theta] + fresh)
+        self._thetas[j] = (theta, value / len(y))
+        return theta
 
-    def _maximise(self, model: Surrogate, best: float, taken: set[bytes], best_cells: list[Genotype],
-                  rng: np.random.Generator) -> tuple[Genotype, bytes] | None:
+    def _fit_data(self, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Standardised codes, values and known noise of the first `count` observations (a subset if many)."""
+        observed = self.observations()[:count]
+        y = np.array([v for _, v in observed])
+        keep = np.arange(count)
+        if count > self.fit_subset:
+            order = np.argsort(-y, kind="stable")
+            best, rest = order[: self.fit_subset // 2], order[self.fit_subset // 2:]
+            keep = np.sort(np.concatenate([best, rng.choice(rest, self.fit_subset - len(best), replace=False)]))
+        X = np.stack([self._code(observed[i][0].id, observed[i][0].genotype) for i in keep])  # (m, D)
+        mean, std = float(y.mean()), float(y.std()) or 1.0
+        known = np.array([self._noise.get(observed[i][0].id, 0.0) for i in keep]) / std**2
+        return X, (y[keep] - mean) / std, known
+
+    def _maximise(self, model, best: float, taken: set[bytes], best_cells: list[Light],
+                  rng: np.random.Generator) -> tuple[Light, bytes] | None:
+        """The untried cell of highest acquisition found from a pool, mutations and hill climbing."""
         spread = float(np.std([v for _, v in self.observations()])) or 1.0
 
         def acquisition(codes: np.ndarray) -> np.ndarray:
@@ -123,17 +191,20 @@ class GPBandit(Controller):
                 return upper_confidence_bound(mean, std, self.beta)
             return expected_improvement(mean, std, best, self.xi * spread)
 
-        pool = [self.space.sample(rng) for _ in range(self.pool)]
+        pool = [self.book.sample(rng) for _ in range(self.pool)]
         for i in range(self.mutations):
             cell = best_cells[i % len(best_cells)]
             for _ in range(1 + int(rng.integers(3))):  # 1 to 3 mutation steps
-                cell = self.space.mutate(cell, rng)
+                cell = self.book.mutate(cell, rng)
             pool.append(cell)
-        search = CandidateSearch(self.space, self.encoder, acquisition, taken, self._memo)
-        anchors = [canonical_form(self.space, g) for g in best_cells[: self.anchors]]
+        search = CandidateSearch(self.book, acquisition, taken)
+        anchors = [self.book.canonical(cell)[0] for cell in best_cells[: self.anchors]]
         return search.run(pool, anchors, self.starts, self.steps)
 
+    def _light(self, proposal_id: str, genotype: Genotype) -> Light:
+        if proposal_id not in self._lights:
+            self._lights[proposal_id] = self.book.from_genotype(genotype)
+        return self._lights[proposal_id]
+
     def _code(self, proposal_id: str, genotype: Genotype) -> np.ndarray:
-        if proposal_id not in self._codes:
-            self._codes[proposal_id] = self.encoder.encode(canonical_form(self.space, genotype))
-        return self._codes[proposal_id]
+        return self.book.canonical(self._light(proposal_id, genotype))[1]

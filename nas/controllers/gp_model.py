@@ -188,7 +188,13 @@ class Surrogate:
         gp.fit(X, (y - self.y_mean) / self.y_std)
         return Surrogate(gp, self.y_mean, self.y_std)
 
+    def with_believed(self, F: np.ndarray) -> "Surrogate":
+        """This model also conditioned on rows F (k, D) observed at its own mean (kriging believer)."""
+        mean, _ = self.predict(F)
+        X = np.vstack([self.gp.X_train_, F])  # (n + k, D)
+        return self.condition(X, np.concatenate([self.y_mean + self.y_std * self.gp.y_train_, mean]))
+
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior mean and standard deviation of the latent value at `X`, in the units of y."""
+        """Posterior mean and standard deviation at `X` (the fitted white noise included), in the units of y."""
         mean, std = self.gp.predict(X, return_std=True)
         return self.y_mean + self.y_std * mean, self.y_std * std
