@@ -38,6 +38,8 @@ def test_make_objective_checks_names_options_types_and_ranges():
         make_objective("toy", {"seed": "one"})
     with pytest.raises(UserError, match="'fail_fraction': 1.5 is out of range"):
         make_objective("toy", {"fail_fraction": 1.5})
+    with pytest.raises(UserError, match="'interaction': -1.0 is out of range"):
+        make_objective("toy", {"interaction": -1})
 
 
 def renumbered(genotype):
@@ -77,6 +79,17 @@ def test_exact_optimum_matches_brute_force():
         toy = make_objective("toy", {"seed": seed})
         best = max(toy.true_score(c) for c in cells)
         assert optimum(space, seed) == pytest.approx(best, abs=1e-12)
+
+
+def test_exact_optimum_with_stronger_interactions_matches_brute_force():
+    space = parse_space(SMALL, source="small")
+    cells = space.enumerate()
+    for seed in (0, 1):
+        toy, plain = make_objective("toy", {"seed": seed, "interaction": 3}), make_objective("toy", {"seed": seed})
+        assert all(toy.true_score(c) != plain.true_score(c) for c in cells[:20])
+        best = max(toy.true_score(c) for c in cells)
+        assert optimum(space, seed, interaction=3.0) == pytest.approx(best, abs=1e-12)
+        assert optimum(space, seed, interaction=3.0) != pytest.approx(optimum(space, seed), abs=1e-6)
 
 
 def test_optimum_bounds_random_cells_of_the_gpb_space(gpb_space):

@@ -1,14 +1,32 @@
 """`tpe` and `optuna_gp`: Optuna's TPE and GP samplers behind the ask/tell protocol.
 
 Each proposal is one trial of an in-memory Optuna study, asked through Optuna's ask-and-tell
-interface: ``suggest_categorical`` for every *active* variable of ``space.variables()`` in
-order (so the choices of op k's kind are only suggested when op k has that kind).  Pending
-proposals stay RUNNING trials, which TPE (``constant_liar=True``) and the GP sampler (q-batch
-EI over running trials) take into account when asked for a batch.
+interface.  Pending proposals stay RUNNING trials, which TPE (``constant_liar=True``) and the
+GP sampler (q-batch EI over running trials) take into account when asked for a batch.
 
-With ``flat=True`` every variable is suggested in every trial, active or not (the inactive
-ones are ignored): the samplers then see one fixed search space, which Optuna's GP needs to
-model the kind-specific choices at all (it samples conditional variables at random).
+What Optuna sees (the *merged* parameterisation, the default).  Optuna's GP models only the
+variables every trial has (the intersection search space) and samples the others at random, so
+the controller suggests one fixed set of variables in every trial, with no conditional one:
+
+- the space's unconditional variables (``kv_source``, ``preprocess.*``, ``op{k}.kind``,
+  ``op{k}.gating``, ``op{k}.inputs``) under their own names;
+- ``op{k}.{choice}`` for each choice name that two or more kinds have, all with the same set
+  of values (``op{k}.dimension`` and ``op{k}.activation`` in the GP-bandit space): it sets
+  ``op{k}.{kind}.{choice}`` of whichever of those kinds op k has;
+- ``op{k}.{kind}.{choice}`` for every other choice (one kind has it, or the kinds' value sets
+  differ), also suggested in every trial: it is dead (ignored) when op k has another kind.
+  This keeps the search space fixed at the cost of a few dead variables per cell;
+- variables with a single value are constants: they are not suggested at all (Optuna's GP
+  drops them from its model anyway) and are filled in from the space.
+
+The GP-bandit space so becomes 20 always-live variables (kv_source, 4 kinds, 4 gatings, the
+inputs of ops 2-4, 4 dimensions, 4 activations) instead of 12 plus 16 conditional ones.  A
+cell goes to Optuna (`enqueue_trial`) through ``space.to_params`` and `to_merged`, and comes
+back through `from_merged` and ``space.from_params``.
+
+With ``flat=True`` the controller suggests instead every variable of ``space.variables()`` in
+every trial, active or not (inactive ones are ignored), constants included: for the GP-bandit
+space 28 variables with more than one value, 8 of them dead in any cell.
 
 Optuna knows nothing of canonical keys.  When it suggests a cell that was already proposed,
 that trial is closed at once (with the cell's known value if it has one, as FAIL while it is
@@ -22,6 +40,7 @@ parameters), so these controllers rebuild by re-running every recorded ask (`rep
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,8 +50,84 @@ from optuna.trial import TrialState
 from nas.controllers.base import CONTROLLERS, Controller, Proposal, draw_untried
 from nas.space.genotype import Genotype
 from nas.space.space import SearchSpace
+from nas.space.variables import same_value
 
 MAX_RESAMPLES = 8  # repeated suggestions before falling back to a mutation of the repeat
+
+
+@dataclass(frozen=True)
+class MergedVariable:
+    """One variable of the merged parameterisation and the space variables it sets."""
+
+    name: str
+    choices: tuple[Any, ...]
+    covers: tuple[str, ...]  # names of the space variables that take its value
+
+    @property
+    def suggested(self) -> bool:
+        """Whether Optuna is asked for it (a single value is a constant)."""
+        return len(self.choices) > 1
+
+
+def shared_choices(space: SearchSpace) -> set[str]:
+    """Choice names that two or more kinds of `space` have, all with the same set of values."""
+    values_of: dict[str, list[tuple[Any, ...]]] = {}
+    for kc in space.kinds:
+        for name, values in kc.choices:
+            values_of.setdefault(name, []).append(values)
+    # a choice named like an op's own variable (kind, gating, inputs) would clash with it
+    fixed = {var.name.removeprefix("op1.") for var in space.variables() if var.name.startswith("op1.") and not var.active_if}
+    return {name for name, sets in values_of.items()
+            if len(sets) > 1 and name not in fixed and all(_same_set(sets[0], other) for other in sets[1:])}
+
+
+def _same_set(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return all(any(same_value(x, y) for y in b) for x in a) and all(any(same_value(x, y) for y in a) for x in b)
+
+
+def merged_variables(space: SearchSpace) -> list[MergedVariable]:
+    """The merged parameterisation of `space` (see the module docstring), in the space's order."""
+    shared = shared_choices(space)
+    names: list[str] = []
+    choices: dict[str, tuple[Any, ...]] = {}
+    covers: dict[str, list[str]] = {}
+    for var in space.variables():
+        name = var.name
+        if var.active_if is not None:  # op{k}.{kind}.{choice}, active when op{k}.kind == kind
+            op = var.active_if[0].removesuffix(".kind")
+            choice = var.name.removeprefix(f"{op}.{var.active_if[1]}.")
+            name = f"{op}.{choice}" if choice in shared else var.name
+        if name not in covers:
+            names.append(name)
+            choices[name] = var.choices
+            covers[name] = []
+        covers[name].append(var.name)
+    return [MergedVariable(name, choices[name], tuple(covers[name])) for name in names]
+
+
+def to_merged(merged: list[MergedVariable], params: dict[str, Any]) -> dict[str, Any]:
+    """A space's params -> the suggested merged variables (dead ones, which no active variable sets, left out)."""
+    out: dict[str, Any] = {}
+    for mv in merged:
+        values = [params[name] for name in mv.covers if name in params]
+        if mv.suggested and values:
+            out[mv.name] = values[0]
+    return out
+
+
+def from_merged(space: SearchSpace, merged: list[MergedVariable], values: dict[str, Any]) -> dict[str, Any]:
+    """Values of the suggested merged variables (dead ones may be left out) -> the space's params."""
+    value_of: dict[str, Any] = {}
+    for mv in merged:
+        if not mv.suggested:
+            value_of.update(dict.fromkeys(mv.covers, mv.choices[0]))
+        elif mv.name in values:
+            value_of.update(dict.fromkeys(mv.covers, values[mv.name]))
+    params: dict[str, Any] = {}
+    for var in space.variables():
+        if var.is_active(params):
+            params[var.name] = value_of[var.name]
+    return params
 
 
 class OptunaController(Controller):
@@ -44,12 +139,18 @@ class OptunaController(Controller):
         super().__init__(space, seed)
         self.initial = int(initial)
         self.flat = bool(flat)
+        self._merged = merged_variables(space)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._study = optuna.create_study(direction="maximize", sampler=self._sampler())
         self._trial_of: dict[str, optuna.trial.Trial] = {}
         self._fresh: list[optuna.trial.Trial] = []
         self._value_of_key: dict[str, float] = {}
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study behind this controller (for inspection; do not ask or tell it)."""
+        return self._study
 
     def _sampler(self) -> optuna.samplers.BaseSampler:
         raise NotImplementedError
@@ -90,7 +191,7 @@ class OptunaController(Controller):
         replacement = _nearest_untried(self.space, genotype, rng, taken)
         if replacement is None:
             return None
-        self._study.enqueue_trial(self.space.to_params(replacement))
+        self._study.enqueue_trial(self._optuna_params(replacement))
         trial = self._study.ask()
         self._suggest(trial)
         taken.add(replacement.key())
@@ -98,11 +199,16 @@ class OptunaController(Controller):
         return replacement
 
     def _suggest(self, trial: optuna.trial.Trial) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        for var in self.space.variables():
-            if self.flat or var.is_active(params):
-                params[var.name] = trial.suggest_categorical(var.name, list(var.choices))
-        return params
+        """Suggest Optuna's variables in `trial`; return the space's params they describe."""
+        if self.flat:
+            return {var.name: trial.suggest_categorical(var.name, list(var.choices)) for var in self.space.variables()}
+        values = {mv.name: trial.suggest_categorical(mv.name, list(mv.choices)) for mv in self._merged if mv.suggested}
+        return from_merged(self.space, self._merged, values)
+
+    def _optuna_params(self, genotype: Genotype) -> dict[str, Any]:
+        """What to enqueue for `genotype`: its values of the variables Optuna sees."""
+        params = self.space.to_params(genotype)
+        return params if self.flat else to_merged(self._merged, params)
 
     def _observe(self, proposal: Proposal, value: float | None, metrics: dict[str, Any]) -> None:
         trial = self._trial_of[proposal.id]

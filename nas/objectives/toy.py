@@ -4,8 +4,8 @@ It exists to exercise and benchmark the search machinery (controllers, the store
 resume, failures, budgets) without training anything.  Its score is a fixed random function
 of the cell's *structure*, built like a real accuracy landscape is believed to be:
 
-    raw = sum over ops   main(feature) + pair(feature, feature)   (what each op is)
-        + sum over edges  link(source feature, reader feature)     (who reads whom)
+    raw = sum over ops   main(feature) + a * pair(feature, feature)   (what each op is)
+        + sum over edges  a * link(source feature, reader feature)     (who reads whom)
         + sum over ops that read the key/value source  kv(source, feature)
         + leaves(number of outputs) + sum of pre(preprocessing value)
     score = 1 / (1 + exp(-raw / 12))                                (an "accuracy" in (0, 1))
@@ -15,6 +15,10 @@ means something for every kind that has a dimension), the kind-qualified choices
 gating.  Every weight is drawn from N(0, scale) by hashing ``(seed, term)``, so the landscape
 is the same everywhere for a seed and different seeds give different landscapes.  The score
 depends on the cell only through labels, edges and outputs: isomorphic cells score the same.
+
+The option ``interaction`` (a, default 1) scales the interaction terms, pair and link.  An op
+has 15 to 28 pair terms against 6 to 8 main ones, so at a = 3 the interactions carry most of
+the score's variance and what a choice is worth depends mostly on the other choices.
 
 For spaces where every op reads one input, `optimum` finds the best score exactly (each
 wiring is a tree; max-sum dynamic programming over the op labels), which is what regret is
@@ -78,10 +82,11 @@ def _features(label: Label) -> list[tuple]:
 
 
 class Landscape:
-    """The toy score's terms for one seed, cached per label (see the module docstring)."""
+    """The toy score's terms for one seed and interaction factor, cached per label (see the module docstring)."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, interaction: float = 1.0) -> None:
         self.seed = seed
+        self.interaction = interaction
         self._unary: dict[tuple[Label, str | None], float] = {}
         self._link: dict[tuple[Label | None, Label], float] = {}
 
@@ -91,7 +96,7 @@ class Landscape:
         if cache_key not in self._unary:
             feats = _features(label)
             total = sum(_weight(self.seed, ("main", f)) for f in feats)
-            total += sum(_weight(self.seed, ("pair", a, b)) for a, b in itertools.combinations(feats, 2))
+            total += self.interaction * sum(_weight(self.seed, ("pair", a, b)) for a, b in itertools.combinations(feats, 2))
             if kv_source is not None:
                 total += sum(_weight(self.seed, ("kv", kv_source, f)) for f in feats[:1] + feats[2:])
             self._unary[cache_key] = total
@@ -103,7 +108,9 @@ class Landscape:
         if cache_key not in self._link:
             src = [("input",)] if source is None else _features(source)
             dst = _features(reader)
-            self._link[cache_key] = sum(_weight(self.seed, ("link", a, b)) for a in src for b in dst if a[0] == b[0] or a == ("input",))
+            self._link[cache_key] = self.interaction * sum(
+                _weight(self.seed, ("link", a, b)) for a in src for b in dst if a[0] == b[0] or a == ("input",)
+            )
         return self._link[cache_key]
 
     def leaves(self, count: int) -> float:
@@ -147,6 +154,7 @@ class ToyObjective(Objective):
 
     seed: int = 0  # which landscape
     noise: float = 0.0  # std of per-cell observation noise added to raw (fixed per cell and seed)
+    interaction: float = 1.0  # factor on the weights of the pair and link (interaction) terms
     sleep: float = 0.0  # seconds each evaluation waits, standing in for training time
     fail_fraction: float = 0.0  # this fraction of cells always raise
     flaky_fraction: float = 0.0  # this fraction of cells raise on their first attempt only
@@ -156,7 +164,7 @@ class ToyObjective(Objective):
 
     def check(self) -> None:
         """Refuse impossible option values."""
-        for name in ("noise", "sleep", "fail_fraction", "flaky_fraction", "nan_fraction", "crash_fraction"):
+        for name in ("noise", "interaction", "sleep", "fail_fraction", "flaky_fraction", "nan_fraction", "crash_fraction"):
             value = getattr(self, name)
             if value < 0 or (name.endswith("fraction") and value > 1):
                 raise UserError(f"objective 'toy' option {name!r}: {value} is out of range")
@@ -165,7 +173,7 @@ class ToyObjective(Objective):
 
     def true_score(self, genotype: Genotype) -> float:
         """The noiseless score (what regret is measured with)."""
-        return squash(raw_score(genotype, _landscape(self.seed)))
+        return squash(raw_score(genotype, _landscape(self.seed, self.interaction)))
 
     def evaluate(self, genotype: Genotype, context: TrialContext) -> TrialResult:
         """The toy score of the cell, after the configured sleep and injected failures."""
@@ -178,7 +186,7 @@ class ToyObjective(Objective):
             raise RuntimeError(f"toy objective: injected failure for cell {key}")
         if context.attempt == 1 and _uniform(self.seed, key, "flaky") < self.flaky_fraction:
             raise RuntimeError(f"toy objective: injected first-attempt failure for cell {key}")
-        raw = raw_score(genotype, _landscape(self.seed))
+        raw = raw_score(genotype, _landscape(self.seed, self.interaction))
         if self.noise:
             digest = hashlib.sha256(repr((self.seed, key, "noise")).encode()).digest()
             raw += self.noise * float(np.random.default_rng(int.from_bytes(digest[:8], "little")).normal())
@@ -223,8 +231,8 @@ def cell_matmul_cost(genotype: Genotype, channels: int) -> tuple[int, int]:
 
 
 @lru_cache(maxsize=16)
-def _landscape(seed: int) -> Landscape:
-    return Landscape(seed)
+def _landscape(seed: int, interaction: float = 1.0) -> Landscape:
+    return Landscape(seed, interaction)
 
 
 def all_labels(space: SearchSpace) -> list[Label]:
@@ -238,11 +246,11 @@ def all_labels(space: SearchSpace) -> list[Label]:
     return labels
 
 
-def optimum(space: SearchSpace, seed: int) -> float:
-    """The best toy score over `space` (exact; spaces where every op reads exactly one input)."""
+def optimum(space: SearchSpace, seed: int, interaction: float = 1.0) -> float:
+    """The best toy score over `space` for the landscape (seed, interaction) (exact; ops read one input each)."""
     if space.min_inputs != 1 or space.max_inputs != 1:
         raise ValueError("the exact toy optimum needs a space whose ops read exactly one input")
-    land = _landscape(seed)
+    land = _landscape(seed, interaction)
     labels = all_labels(space)
     link = np.array([[land.link(s, r) for r in labels] for s in labels])  # (source, reader)
     link_in = np.array([land.link(None, r) for r in labels])
