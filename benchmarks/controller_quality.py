@@ -22,12 +22,13 @@ limited to one BLAS/OpenMP thread.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--space", default=str(ROOT / "search_spaces" / "attentionnas_gpb.yaml"))
     parser.add_argument("--out", help="also write the report to this file")
+    parser.add_argument("--json", help="also write every run's regrets (per seed) to this JSON file")
     args = parser.parse_args()
     args.budgets = sorted(args.budgets)
     if any(parse_spec(o)[0] != "toy" for o in args.objectives):
@@ -196,6 +198,10 @@ def main() -> None:
     print(text)
     if args.out:
         atomic_write_text(args.out, text + "\n")
+    if args.json:
+        records = [{**asdict(run), "regret": regret, "cpu_per_proposal": cpu, "budgets": args.budgets}
+                   for run, (regret, cpu) in sorted(results.items(), key=lambda item: astuple(item[0]))]
+        atomic_write_text(args.json, json.dumps({"command": shlex.join(sys.argv), "runs": records}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

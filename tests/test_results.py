@@ -67,3 +67,19 @@ def test_a_comparison_counts_the_flops_of_the_committed_cells(path):
 def test_the_readme_tables_are_the_committed_pages_tables(page):
     table = "\n".join(line for line in (ROOT / "results" / page).read_text().splitlines() if line.startswith("|"))
     assert table and table in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_controller_table_is_the_quality_page_batch_1():
+    """README's regret table (batch 1, both toy objectives) equals results/controllers/quality.md."""
+    page = (ROOT / "results" / "controllers" / "quality.md").read_text()
+    assert page.startswith("# python benchmarks/controller_quality.py ")
+
+    def cells(objective: str) -> dict[str, list[str]]:
+        section = page.split(f"## objective {objective}, batch 1\n")[1].split("## ")[0]
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+        return {row[0]: row[1:4] for row in rows if len(row) == 6}
+
+    toy, hard = cells("toy"), cells("toy:interaction=3,noise=2")
+    readme = (ROOT / "README.md").read_text()
+    for controller in ("random", "gp_bandit", "tpe", "optuna_gp"):
+        assert f"| {controller} | " + " | ".join(toy[controller] + hard[controller]) + " |" in readme
