@@ -15,9 +15,8 @@ one, so isomorphic cells get one light form and one code; it is cached by the li
 itself (tuples of ints hash cheaply and the same in every process).  The order is exact, not a
 hash heuristic: ops are sorted by depth and by nested tuples describing what feeds them and
 what they feed, and ties are broken by the smallest serialisation over the tied orderings.
-The codes are those of `CellEncoder` (one-hot per variable, multi-hot inputs, optional
-bag-of-ops columns), though the op numbering may differ from `encoding.canonical_form`'s:
-every code the GP bandit compares comes from here.
+The codes follow `CellEncoder`'s layout (one-hot per variable, multi-hot inputs, optional
+bag-of-ops columns); every code the GP bandit compares comes from here.
 
 `sample` and `mutate` draw exactly the cells `SearchSpace.sample` and `SearchSpace.mutate`
 draw from the same generator state; `neighbours` are the cells one variable away.
@@ -120,14 +119,13 @@ class CodeBook:
                                      for kind, names, vals in zip(self.kinds, self.kind_names, self.kind_values)]
             tables[f"gating{k}"] = columns(f"op{k}.gating", len(self.space.gating))
             tables[f"inputs{k}"] = columns(f"op{k}.inputs", k) if len(self.subsets[k]) > 1 else [-1] * k
-        bag = {f: i + enc.positional_width for i, f in enumerate(enc.bag_features)}
         tables["bag"] = {}
         for kind, kc in enumerate(self.space.kinds):
             for choices in itertools.product(*(range(len(v)) for v in self.kind_values[kind])):
                 for gating, flag in enumerate(self.space.gating):
                     values = {n: vals[i] for n, vals, i in zip(self.kind_names[kind], self.kind_values[kind], choices)}
-                    feats = enc._op_features(kc.kind, values, bool(flag))
-                    tables["bag"][(kind, choices, gating)] = [bag[f] for f in feats if f in bag]
+                    feats = enc.op_features(kc.kind, values, bool(flag))
+                    tables["bag"][(kind, choices, gating)] = [enc.bag_column[f] for f in feats if f in enc.bag_column]
         return tables
 
     def _encode(self, light: Light) -> np.ndarray:

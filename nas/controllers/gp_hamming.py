@@ -28,17 +28,15 @@ import numpy as np
 from scipy.linalg import cho_solve, cholesky, lapack, solve_triangular
 from scipy.optimize import minimize
 
-from nas.controllers.gp_model import LENGTH_SCALE_BOUNDS, NOISE_BOUNDS, SIGNAL_BOUNDS, Prior
+from nas.controllers.gp_model import (LENGTH_SCALE_BOUNDS, NOISE_BOUNDS, SIGNAL_BOUNDS, Prior, log_normal_prior,
+                                      weighted_hamming)
 
 JITTER = 1e-10
 
 
 def hamming_prior(groups: list[tuple[int, int]]) -> Prior:
     """The prior of `gp_model.build_kernel("hamming", ...)`: log-normal around 1, G and 1e-3."""
-    count = len(groups)
-    mean = np.concatenate([[0.0], np.full(count, math.log(count)), [math.log(1e-3)]])
-    std = np.concatenate([[1.0], np.full(count, 1.5), [3.0]])
-    return Prior(mean, std)
+    return log_normal_prior(len(groups), math.log(len(groups)))
 
 
 def theta_bounds(groups: list[tuple[int, int]]) -> np.ndarray:
@@ -58,10 +56,7 @@ class HammingKernel:
 
     def __call__(self, A: np.ndarray, B: np.ndarray, length: np.ndarray) -> np.ndarray:
         """Kernel matrix between rows of A (n, D) and B (m, D), (n, m)."""
-        w = 1.0 / length[self.group_of]  # (D,)
-        Aw = A * w
-        sq = (Aw * A).sum(1)[:, None] + (B * w * B).sum(1)[None, :] - 2.0 * Aw @ B.T  # (n, m), 2 * weighted mismatch
-        return np.exp(-0.5 * np.maximum(sq, 0.0))
+        return weighted_hamming(A, B, 1.0 / length[self.group_of])
 
     def group_contractions(self, X: np.ndarray, M: np.ndarray) -> np.ndarray:
         """sum_ij M_ij d_g(i, j) for every group g, M symmetric (n, n); (G,)."""

@@ -40,6 +40,20 @@ SIGNAL_BOUNDS = (1e-2, 1e2)
 NOISE_BOUNDS = (1e-6, 1.0)
 
 
+def weighted_hamming(A: np.ndarray, B: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """exp(-sum_c w_c (a_c - b_c)^2 / 2) between rows of A (n, D) and B (m, D), (n, m)."""
+    Aw = A * weights
+    sq = (Aw * A).sum(1)[:, None] + (B * weights * B).sum(1)[None, :] - 2.0 * Aw @ B.T  # (n, m)
+    return np.exp(-0.5 * np.maximum(sq, 0.0))
+
+
+def log_normal_prior(count: int, length_mean: float) -> "Prior":
+    """Priors on [log signal, `count` log length scales, log noise]: centred on 1, `length_mean`, 1e-3."""
+    mean = np.concatenate([[0.0], np.full(count, length_mean), [math.log(1e-3)]])
+    std = np.concatenate([[1.0], np.full(count, 1.5), [3.0]])
+    return Prior(mean, std)
+
+
 class GroupedHamming(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
     """exp(-sum_g d_g(x, y) / l_g) with d_g half the squared distance of group g's columns."""
 
@@ -71,13 +85,9 @@ class GroupedHamming(StationaryKernelMixin, NormalizedKernelMixin, Kernel):
             if self.hyperparameter_length_scale.fixed:
                 return K, np.empty((X.shape[0], X.shape[0], 0))
             return K, K[:, :, None] * (D / self._scales())  # dK / d log(l_g), (n, n, G)
-        root = np.sqrt(self._column_weights(X.shape[1]))
-        A = X * root  # (n, D)
-        B = A if Y is None else np.atleast_2d(Y) * root  # (m, D)
-        sq = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T  # (n, m)
         if eval_gradient:
             raise ValueError("gradient only available when Y is None")
-        return np.exp(-0.5 * np.maximum(sq, 0.0))
+        return weighted_hamming(X, X if Y is None else np.atleast_2d(Y), self._column_weights(X.shape[1]))
 
     def _group_distances(self, X: np.ndarray) -> np.ndarray:
         """d_g for every pair of rows of X, (n, n, G); remembered for the last X (a fit reuses it)."""
@@ -123,9 +133,7 @@ def build_kernel(kind: str, groups: list[tuple[int, int]], width: int) -> tuple[
     else:
         raise ValueError(f"unknown kernel {kind!r} (known: hamming, matern)")
     kernel = ConstantKernel(1.0, SIGNAL_BOUNDS) * base + WhiteKernel(1e-3, NOISE_BOUNDS)
-    mean = np.concatenate([[0.0], np.full(count, ls_mean), [math.log(1e-3)]])
-    std = np.concatenate([[1.0], np.full(count, 1.5), [3.0]])
-    return kernel, Prior(mean, std)
+    return kernel, log_normal_prior(count, ls_mean)
 
 
 Optimizer = Callable[[Callable, np.ndarray, np.ndarray], tuple[np.ndarray, float]]
