@@ -4,7 +4,8 @@ Runs are matched by (controller, objective, batch, seed): the same seed is the s
 landscape and the same controller seed, so the difference is paired.  Prints, for every
 controller present in both files, the mean regret before and after at each budget and the
 mean paired difference (after - before) with its standard error and its size in standard
-errors; a difference within one standard error is marked "no difference".
+errors; the reading says only whether it is beyond one standard error (the issue's criterion),
+not that it is significant: read anything under about two as no measurable difference.
 
     python benchmarks/compare_regrets.py BEFORE.json AFTER.json [--out FILE]
 """
@@ -21,6 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.controller_quality import mean_se  # noqa: E402
 from nas.io import atomic_write_text  # noqa: E402
 
 
@@ -39,12 +41,11 @@ def rows(before: dict, after: dict, budgets: list[int]) -> list[str]:
         seeds = sorted(k[3] for k in before if k[:3] == group and k in after)
         old = np.array([before[(*group, s)] for s in seeds])  # (seeds, budgets)
         new = np.array([after[(*group, s)] for s in seeds])
-        diff = new - old
-        se = diff.std(axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.full(len(budgets), np.nan)
+        mean, se = mean_se(new - old)
         for j, t in enumerate(budgets):
-            m = diff[:, j].mean()
+            m = mean[j]
             size = m / se[j] if se[j] > 0 else float("nan")
-            verdict = "no difference" if abs(size) <= 1 or not np.isfinite(size) else ("worse" if m > 0 else "better")
+            verdict = "within 1 SE" if abs(size) <= 1 or not np.isfinite(size) else ("higher, > 1 SE" if m > 0 else "lower, > 1 SE")
             out.append(f"| {group[0]} | {group[1]} | {group[2]} | {t} | {len(seeds)} | {old[:, j].mean():.4f} | "
                        f"{new[:, j].mean():.4f} | {m:+.4f} ({se[j]:.4f}) | {size:+.1f} | {verdict} |")
     return out
