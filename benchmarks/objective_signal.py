@@ -113,7 +113,7 @@ def summarize(name: str, results: dict, cells: int, seeds: int) -> tuple[list[st
     """(per-model lines, the recipe's summary row) as Markdown."""
     from scipy.stats import kendalltau
 
-    from nas.objectives.train import standard_error
+    from nas.stats import standard_error
 
     table = {model: [results[(model, s, False)][0] for s in range(seeds)] for model in _models(cells)}
     cell_scores = np.array([table[f"cell{i}"] for i in range(cells)])  # (cells, seeds)
@@ -124,7 +124,7 @@ def summarize(name: str, results: dict, cells: int, seeds: int) -> tuple[list[st
     best = int(np.argmax(cell_scores.mean(axis=1)))
     backbone = np.array(table["backbone"])
     diff = cell_scores[best].mean() - backbone.mean()
-    se = math.hypot(standard_error(list(cell_scores[best])), standard_error(list(backbone)))
+    se = math.hypot(standard_error(list(cell_scores[best])) or 0.0, standard_error(list(backbone)) or 0.0)
     pair = [results[("order-blind", s, False)][1] for s in range(seeds)]
     pair_text = f"{np.mean(pair):.3f}" if all(p is not None for p in pair) else "n/a"
     seconds = statistics.median(r[2] for r in results.values())

@@ -218,12 +218,13 @@ def train_once(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path,
         splits = data[key]
         info = {"kind": "compare", "model": model.name, "compare": str(out)}
         network = build(options, len(splits.classes))
-        _, summary = run_training(options, train_config(options), network, splits, run_info=info)
+        _, summary = run_training(options, train_config(options), network, splits, run_info=info, test_curve=True)
         if summary is None:  # another process of a distributed run: the first one reports
             return {}
     if summary.get("test") is None:
         raise UserError(f"{run}: the run has no test-split result; nas compare needs a test split")
     test = {k: summary["test"][k] for k in ("top1", "top5", "loss", "count")}
+    test["mean_top1"] = summary.get("test_curve", {}).get("mean_top1")  # None for runs made before test curves
     return {"seed": seed, "run": str(run), "test": test, "val_top1": summary["val"]["final_top1"],
             "test_pair_accuracy": summary["test"].get("pair_accuracy")}
 

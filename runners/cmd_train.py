@@ -138,13 +138,18 @@ def run_training(
     data: DataSplits,
     record_extra: Callable[[torch.nn.Module], dict[str, Any]] | None = None,
     run_info: dict[str, Any] | None = None,
+    test_curve: bool = False,
 ) -> tuple[Any, dict[str, Any] | None]:
     """Train `model` into the run folder --out (resuming it), evaluate, write result.json.
 
     Returns the `TrainResult` and, in the main process, the summary written to result.json.
     `run_info` is merged into run.json; `record_extra` adds fields to every epoch's record.
+    `test_curve` also scores the test split after every epoch (``test_top1`` in each record,
+    their mean in result.json's ``test_curve``), without changing what the training computes.
     """
     world, out = world_from_env(), Path(args.out)
+    if test_curve and data.test is not None:
+        record_extra = _with_test_scores(record_extra, data, config)
     created = init_process_group(world, resolve_device(config.device, world))
     try:
         if world.is_main and not (out / "checkpoint.pt").exists():  # a resumed run keeps its first record
@@ -173,10 +178,27 @@ def run_training(
         "seconds_per_epoch": sum(r["train_time"] for r in result.history) / len(result.history),
         "skipped_videos": data.skipped,
     }
+    curve = [r["test_top1"] for r in result.history if "test_top1" in r]
+    if len(curve) == len(result.history):
+        summary["test_curve"] = {"top1": curve, "mean_top1": sum(curve) / len(curve)}
     atomic_write_json(out / "result.json", summary)
     for line in summary_lines(summary):
         print(line)
     return result, summary
+
+
+def _with_test_scores(
+    extra: Callable[[torch.nn.Module], dict[str, Any]] | None, data: DataSplits, config: TrainConfig
+) -> Callable[[torch.nn.Module], dict[str, Any]]:
+    """`extra` plus the test split's metrics (``test_top1``, ...), under a forked CPU random state."""
+
+    def record(model: torch.nn.Module) -> dict[str, Any]:
+        device = next(model.parameters()).device
+        with torch.random.fork_rng(devices=[]):  # a DataLoader draws a base seed: keep training's stream
+            test = evaluate(model, data.test, config.eval_batch_size, device, world_from_env(), data.pairs)
+        return {**(extra(model) if extra is not None else {}), **test.as_dict("test_")}
+
+    return record
 
 
 def epoch_line(record: dict[str, Any], epochs: int) -> str:

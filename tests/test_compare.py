@@ -7,6 +7,7 @@ import json
 import statistics
 
 import pytest
+from scipy.stats import ttest_rel
 
 from nas.space import load_space
 from runners.cmd_compare import ModelPlan, paper_report
@@ -42,10 +43,26 @@ def test_compare_writes_table_figure_and_json_and_a_rerun_skips_finished_runs(tm
         top1 = [r["test"]["top1"] for r in results]
         assert model["top1"]["values"] == top1 and model["top1"]["mean"] == statistics.fmean(top1)
         assert model["top1"]["std"] == statistics.stdev(top1)
-        row = f"| {model['name']} | {percent(top1)} | {percent([r['test']['top5'] for r in results])} |"
+        assert model["top1"]["se"] == pytest.approx(statistics.stdev(top1) / 2 ** 0.5)
+        for r in results:  # the test split scored after every epoch; its last point is the final test score
+            assert len(r["test_curve"]["top1"]) == 1 and r["test_curve"]["top1"][-1] == r["test"]["top1"]
+        curve = [r["test_curve"]["mean_top1"] for r in results]
+        assert model["mean_top1"]["values"] == curve
+        row = f"| {model['name']} | {percent(top1)} | {percent(curve)} | {percent([r['test']['top5'] for r in results])} |"
         assert row in table
         assert model["proxy"]["gflops"] > 0 and model["paper"] is None
     assert report["models"][2]["proxy"]["gflops"] > report["models"][0]["proxy"]["gflops"]  # the cell costs FLOPs
+    cell, backbone, nonlocal_model = report["models"][2], report["models"][0], report["models"][1]
+    assert backbone["versus"] == {} and set(nonlocal_model["versus"]) == {"backbone"}
+    for ref, other in (("backbone", backbone), ("nonlocal", nonlocal_model)):
+        test = cell["versus"][ref]["top1"]
+        diffs = [a - b for a, b in zip(cell["top1"]["values"], other["top1"]["values"])]
+        assert test["n"] == 2 and test["mean"] == pytest.approx(statistics.fmean(diffs))
+        if len(set(diffs)) > 1:
+            assert test["t_p"] == pytest.approx(ttest_rel(cell["top1"]["values"], other["top1"]["values"]).pvalue)
+        assert test["verdict"] in ("higher", "lower", "no difference")
+    assert "| tiny + dot | top-1 | tiny + NL | " in table and "paired t-test" in table
+    assert report["test"] == {"primary": "paired t-test", "level": 0.05, "paired_by": "seed"}
     assert "`nas compare --backbone tiny --cells dot=" in table and "--seeds 2" in table
     assert "cannot show how the cells rank on Kinetics" in table and "No 250x256x256 column" in table
     assert "relational proxy, where 4 of the 8 classes form 2 pairs" in table  # the default task, described
@@ -84,7 +101,8 @@ def test_a_compare_run_is_the_nas_train_run_of_its_seed(tmp_path):
     report = json.loads((out / "comparison.json").read_text())
     nonlocal_run = report["models"][1]["runs"][0]
     assert nonlocal_run["seed"] == 3 and nonlocal_run["test"]["loss"] == alone["loss"]
-    assert report["models"][1]["top1"]["std"] is None and "± " not in (out / "comparison.md").read_text().split("|---")[1]
+    assert report["models"][1]["top1"]["se"] is None and "± " not in (out / "comparison.md").read_text().split("|---")[1]
+    assert "One seed: no paired tests" in (out / "comparison.md").read_text()
 
 
 def test_paper_column_counts_the_blocks_in_the_paper_backbone_or_says_why_not(tmp_path):

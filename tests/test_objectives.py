@@ -134,7 +134,7 @@ def test_toy_cost_is_the_attention_matmul_count(gpb_space):
 
 
 def test_train_repeats_average_training_seeds_and_record_each_score_and_the_standard_error(tmp_path):
-    from nas.objectives.train import standard_error
+    from nas.stats import standard_error
     from nas.space import load_genotype
     from tests.conftest import ROOT
 
@@ -149,7 +149,7 @@ def test_train_repeats_average_training_seeds_and_record_each_score_and_the_stan
     assert repeated.metrics["score_se"] == pytest.approx(standard_error(scores))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repeat0", "repeat1", "repeat2"]
     assert "score_se" not in single[0].metrics
-    assert standard_error([0.5, 0.7]) == pytest.approx(0.1) and standard_error([0.4]) == 0.0
+    assert standard_error([0.5, 0.7]) == pytest.approx(0.1) and standard_error([0.4]) is None
     with pytest.raises(UserError, match="'repeats' must be at least 1"):
         make_objective("train", {"repeats": 0})
     with pytest.raises(UserError, match="unknown task"):

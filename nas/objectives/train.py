@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from nas.errors import UserError
 from nas.objectives.base import OBJECTIVES, Cost, Objective, TrialContext, TrialResult
 from nas.space.genotype import Genotype
+from nas.stats import standard_error
 
 
 @OBJECTIVES.decorator("train")
@@ -120,7 +121,7 @@ class TrainObjective(Objective):
         metrics = dict(runs[0][1]) if self.repeats == 1 else _mean_metrics([m for _, m in runs])
         if self.repeats > 1:
             metrics.update({f"score_r{r}": score for r, score in enumerate(scores)})
-            metrics["score_se"] = standard_error(scores)
+            metrics["score_se"] = standard_error(scores)  # repeats >= 2: never None
         return TrialResult(score=sum(scores) / len(scores), metrics=metrics)
 
     def _config(self, seed: int):
@@ -147,15 +148,6 @@ class TrainObjective(Objective):
 
 SCORES = {"mean": "mean_top1", "final": "final_top1"}
 """The `score` option: which metric of a training run is the trial's score."""
-
-
-def standard_error(values: list[float]) -> float:
-    """Standard error of the mean of `values`: sample standard deviation / sqrt(n) (0 for one value)."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    return (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
 
 
 def _mean_metrics(runs: list[dict[str, float]]) -> dict[str, float]:
