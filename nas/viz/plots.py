@@ -27,7 +27,7 @@ class Measured(NamedTuple):
     label: str
     cost: float
     mean: float
-    spread: float | None  # the error bar (a standard deviation); None with a single seed
+    spread: float | None  # the error bar (the caller says which: `nas compare` gives a standard error); None: one seed
 
 
 def as_points(records: Iterable[Sequence]) -> list[TrialPoint]:
@@ -92,6 +92,38 @@ def best_so_far_figure(
         ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=colours[index % len(colours)],
                 label=label)
     return _finish(figure, ax, "trial", f"best {value_label} so far", title, "lower right")
+
+
+def best_so_far_band_figure(
+    groups: dict[str, Sequence[Sequence[float | None]]], value_label: str = "value", title: str | None = None
+) -> Figure:
+    """Per labelled group of searches (one value list per search seed, in trial order): the mean
+    best value so far against the number of trials, with a band of one standard error over seeds.
+
+    A trial count is drawn only once every search of the group has a value by then.
+    """
+    from nas.stats import mean_se
+
+    figure = Figure(figsize=(6.4, 4.0))
+    ax = figure.add_subplot()
+    colours = ("#b2182b", "#4393c3", "#1b7837", "#762a83", "#e08214", "#4d4d4d")
+    for index, (label, searches) in enumerate(groups.items()):
+        curves = [best_so_far(list(values)) for values in searches]
+        counts, means, lows, highs = [], [], [], []
+        for t in range(1, min(len(c) for c in curves) + 1):
+            at = [c[t - 1] for c in curves]
+            if any(v is None for v in at):
+                continue
+            mean, se = mean_se(at)
+            counts.append(t)
+            means.append(mean)
+            lows.append(mean - (se or 0.0))
+            highs.append(mean + (se or 0.0))
+        colour = colours[index % len(colours)]
+        ax.step(counts, means, where="post", color=colour, label=f"{label} ({len(searches)} seeds)")
+        ax.fill_between(counts, lows, highs, step="post", color=colour, alpha=0.15, linewidth=0)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    return _finish(figure, ax, "trials", f"best {value_label} so far (mean ± SE over seeds)", title, "lower right")
 
 
 def accuracy_flops_figure(

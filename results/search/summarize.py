@@ -1,36 +1,146 @@
-"""Summarise GP-bandit-style searches side by side: best value so far after every five trials.
+"""Summarise searches over search seeds: controllers side by side, paired with random search.
 
-Reads each run folder's trial store (the search's source of truth) and writes, into OUT,
-``summary.md`` (a table of the best search-val top-1 after 5, 10, ... trials, the best cell's
-key, GFLOPs and trial) and ``best_so_far.png`` (one step line per run).  The run folder names
-(their last path component) label the runs.
+Reads each run folder ``RUNS/<controller>-s<seed>``'s trial store (the search's source of
+truth) and writes, into OUT:
 
-Usage: python results/search/summarize.py RUN [RUN ...] -o OUT
+- ``summary.md``: the best search-val score after 10, 20, 30 trials (mean ± standard error over
+  the search seeds); each controller minus random search, paired by search seed, with a paired
+  t-test; each controller's best cell (over its seeds) and, given ``--compare`` (the
+  `nas compare` JSON that retrained those cells under the labels ``<controller>``), its test
+  scores over the training seeds, paired with random search's cell by training seed;
+- ``summary.json``: every number of the page;
+- ``best_so_far.png``: mean best-so-far per controller with a band of one standard error.
+
+Usage: python results/search/summarize.py RUNS -o OUT [--controllers C ...] [--seeds S ...]
+       [--marks 10 20 30] [--compare comparison.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
-from nas.io import atomic_write_text
-from nas.store import TrialStore
-from nas.viz import best_so_far, best_so_far_figure, save_figure
-from runners.cmd_viz import as_records, finished_trials
-from runners.run_folder import RunFolder, SearchConfig
+from nas.io import atomic_write_json, atomic_write_text
+from nas.stats import mean_se, p_text, paired, verdict
+from nas.viz import best_so_far, best_so_far_band_figure, save_figure
+from runners.cmd_viz import finished_trials
 
-
-def best_row(run: Path) -> str:
-    """The best trial of a run (the store's rule): number, key, value, GFLOPs."""
-    with TrialStore.open(RunFolder.open(run).store_path) as store:
-        best = store.best()
-    return f"trial {best.number}, key `{best.key}`, {best.value:.4f}, {best.gflops:.4g} GFLOPs"
+CONTROLLERS = ("gp_bandit", "random", "tpe", "optuna_gp")
 
 
-def objective_text(config: SearchConfig) -> str:
-    """What a trial's value is, from a run's resolved configuration."""
+def load(runs: Path, controllers: list[str], seeds: list[int]) -> dict[str, list[list[Any]]]:
+    """{controller: [finished trial records of seed s, by trial number] for s in seeds}."""
+    return {c: [finished_trials(runs / f"{c}-s{s}")[1] for s in seeds] for c in controllers}
+
+
+def values(trials: list[Any]) -> list[float | None]:
+    """Trial values in trial order (None for a failed trial)."""
+    return [t.value if t.state == "complete" else None for t in trials]
+
+
+def best_at(trials: list[Any], mark: int) -> float:
+    """The best value among the first `mark` trials of one search."""
+    best = best_so_far(values(trials))
+    if len(best) < mark or best[mark - 1] is None:
+        raise SystemExit(f"a search has fewer than {mark} finished trials")
+    return best[mark - 1]
+
+
+def search_table(searches: dict[str, list[list[Any]]], marks: list[int]) -> tuple[list[str], dict[str, Any]]:
+    """Markdown rows of the best-so-far table, the paired table against random, and their numbers."""
+    numbers: dict[str, Any] = {}
+    rows = ["| controller | " + " | ".join(f"after {m}" for m in marks) + " |", "|---|" + "---|" * len(marks)]
+    for c, runs in searches.items():
+        cells = []
+        for m in marks:
+            mean, se = mean_se([best_at(r, m) for r in runs])
+            numbers.setdefault(c, {})[str(m)] = {"values": [best_at(r, m) for r in runs], "mean": mean, "se": se}
+            cells.append(f"{mean:.4f} ± {se:.4f}" if se is not None else f"{mean:.4f}")
+        rows.append(f"| {c} | " + " | ".join(cells) + " |")
+    lines = [*rows, ""]
+    if "random" in searches and len(searches) > 1:
+        lines += ["| controller - random | " + " | ".join(f"after {m}" for m in marks) + " |",
+                  "|---|" + "---|" * len(marks)]
+        for c in searches:
+            if c == "random":
+                continue
+            cells = []
+            for m in marks:
+                test = paired(numbers[c][str(m)]["values"], numbers["random"][str(m)]["values"])
+                numbers[c][str(m)]["versus_random"] = {**test.as_dict(), "verdict": verdict(test)}
+                cells.append(f"{test.mean:+.4f} ± {test.se or 0.0:.4f} (p {p_text(test.t_p)}, {verdict(test)})")
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines, numbers
+
+
+def best_cells(searches: dict[str, list[list[Any]]], seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """Each controller's best trial over its searches (the store's rule within a search; ties: lower seed)."""
+    chosen = {}
+    for c, runs in searches.items():
+        candidates = []
+        for seed, trials in zip(seeds, runs):
+            done = [t for t in trials if t.state == "complete"]
+            best = max(done, key=lambda t: (t.value, -t.number))
+            candidates.append((best.value, -seed, seed, best))
+        value, _, seed, best = max(candidates, key=lambda x: (x[0], x[1]))
+        chosen[c] = {"seed": seed, "trial": best.number, "key": best.key, "value": value, "gflops": best.gflops}
+    return chosen
+
+
+def retrained_table(chosen: dict[str, dict[str, Any]], compare: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """Each chosen cell's retrained test scores (from the comparison), paired with random's cell by training seed."""
+    models = {m["key"]: m for m in compare["models"]}
+    metrics = [n for n in ("top1", "mean_top1") if n in models["backbone"]]
+    names = {"top1": "test top-1", "mean_top1": "test top-1 over epochs"}
+    header = ["controller", "best cell (search seed, trial, key)", "search-val", *(f"{names[n]} (%)" for n in metrics)]
+    if "cell-random" in models:
+        header += [f"{names[n]} - random's cell (points, p)" for n in metrics]
+    rows, numbers = [], {}
+    for c, cell in chosen.items():
+        model = models.get(f"cell-{c}")
+        if model is None:
+            continue
+        row = [c, f"seed {cell['seed']}, trial {cell['trial']}, `{cell['key']}`", f"{cell['value']:.4f}"]
+        numbers[c] = {}
+        for n in metrics:
+            mean, se = mean_se(model[n]["values"])
+            numbers[c][n] = {"mean": mean, "se": se, "values": model[n]["values"]}
+            row.append(f"{100 * mean:.1f} ± {100 * (se or 0.0):.1f}")
+        if "cell-random" in models:
+            for n in metrics:
+                if c == "random":
+                    row.append("—")
+                    continue
+                test = paired(model[n]["values"], models["cell-random"][n]["values"])
+                numbers[c][n]["versus_random"] = {**test.as_dict(), "verdict": verdict(test)}
+                row.append(f"{100 * test.mean:+.1f} ± {100 * (test.se or 0.0):.1f} (p {p_text(test.t_p)}, {verdict(test)})")
+        rows.append("| " + " | ".join(row) + " |")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *rows, ""]
+    return lines, numbers
+
+
+def shared_prefix(searches: dict[str, list[list[Any]]], seeds: list[int]) -> str:
+    """How many first trials the GP bandit shares with random search for the same seed (its random design)."""
+    if "gp_bandit" not in searches or "random" not in searches:
+        return ""
+    counts = []
+    for g, r in zip(searches["gp_bandit"], searches["random"]):
+        n = 0
+        while n < min(len(g), len(r)) and g[n].key == r[n].key:
+            n += 1
+        counts.append(n)
+    return (f"The GP bandit's random initial design draws as random search does for the same seed, so with seeds "
+            f"{', '.join(map(str, seeds))} the two share their first {', '.join(map(str, counts))} trials.")
+
+
+def objective_text(runs: Path, controller: str, seed: int) -> str:
+    """What a trial's value is, from one run's resolved configuration."""
+    config = finished_trials(runs / f"{controller}-s{seed}")[0]
     if config.objective != "train":
         return f"the `{config.objective}` objective"
     options = ", ".join(f"{k}={v}" for k, v in sorted(config.objective_options.items())) or "its defaults"
@@ -39,62 +149,59 @@ def objective_text(config: SearchConfig) -> str:
             f"search-train (objective `train`, {options})")
 
 
-def shared_prefix(keys: dict[str, list[str]]) -> str:
-    """A sentence on how many first trials all runs share (the same cells in the same order)."""
-    orders = list(keys.values())
-    shared = 0
-    while all(len(k) > shared for k in orders) and len({k[shared] for k in orders}) == 1:
-        shared += 1
-    if not shared:
-        return "The runs share no first trial."
-    return (f"The first {shared} trials are the same cells in every run (the GP bandit's random initial design "
-            "draws as random search does for the same seed), so the curves part only after that.")
-
-
-def table(runs: dict[str, list], every: int = 5) -> str:
-    """Markdown: a row per run, a column per `every` trials, each cell the best value so far."""
-    longest = max(len(r) for r in runs.values())
-    marks = list(range(every, longest + 1, every)) or [longest]
-    lines = ["| search | " + " | ".join(f"after {m}" for m in marks) + " |",
-             "| --- |" + " --- |" * len(marks)]
-    for label, points in runs.items():
-        best = best_so_far([value for _, value, _ in points])
-        cells = [f"{best[m - 1]:.4f}" if m <= len(best) and best[m - 1] is not None else "-" for m in marks]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Write summary.md and best_so_far.png for the given runs."""
+    """Write summary.md, summary.json and best_so_far.png for the searches under RUNS."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("runs", type=Path, help="folder holding <controller>-s<seed> run folders")
     parser.add_argument("-o", "--out", type=Path, required=True)
+    parser.add_argument("--controllers", nargs="+", default=list(CONTROLLERS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--marks", nargs="+", type=int, default=[10, 20, 30])
+    parser.add_argument("--compare", type=Path, help="comparison.json of the retrained best cells")
     args = parser.parse_args(argv)
-    loaded = {run.name: finished_trials(run) for run in args.runs}
-    runs = {name: as_records(trials) for name, (_, trials) in loaded.items()}
-    first_config = next(iter(loaded.values()))[0]
-    command = "python results/search/summarize.py " + " ".join(shlex.quote(str(a)) for a in sys.argv[1:])
+    searches = load(args.runs, args.controllers, args.seeds)
+    table, numbers = search_table(searches, args.marks)
+    chosen = best_cells(searches, args.seeds)
+    command = "python results/search/summarize.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     body = [
-        "# Searches side by side",
+        "# Controllers over search seeds",
         "",
-        f"Made by `{command}` (the runs by `bash results/search/run.sh`).",
-        f"Value: {objective_text(first_config)}; best so far after N trials.",
+        f"Made by `{command}` from the runs of `bash results/search/run.sh`.",
+        f"Value: {objective_text(args.runs, args.controllers[0], args.seeds[0])}.",
+        f"Every controller searched `search_spaces/attentionnas_gpb.yaml` with search seeds "
+        f"{', '.join(map(str, args.seeds))}; the training seed is the same in every trial, so a search seed changes "
+        "only the controller's draws.",
         "",
-        table(runs),
+        f"## Best search-val score after N trials (mean ± standard error over {len(args.seeds)} search seeds)",
         "",
-        shared_prefix({name: [r.key for r in trials] for name, (_, trials) in loaded.items()}),
-        "",
-        *[f"- {label}: best {best_row(run)}" for label, run in zip(runs, args.runs)],
-        "",
-        "One search seed per controller: the gap between two single runs is not a measured",
-        "controller difference (`benchmarks/controller_quality.py` measures that over seeds).",
+        *table,
+        "Differences from random search are paired by search seed (two-sided paired t-test; \"no difference\" "
+        f"when p >= 0.05). {shared_prefix(searches, args.seeds)}",
         "",
     ]
+    retrained: dict[str, Any] = {}
+    if args.compare is not None:
+        compare = json.loads(args.compare.read_text())
+        lines, retrained = retrained_table(chosen, compare)
+        body += [
+            "## Each controller's best cell, retrained and scored on the held-out test split",
+            "",
+            f"The cell with the best search-val score over a controller's {len(args.seeds)} searches, trained on the "
+            f"train split with seeds {', '.join(map(str, compare['seeds']))} and scored on the test split "
+            f"(`{compare['command']}`; mean ± standard error over training seeds; differences paired by "
+            "training seed, paired t-test).",
+            "",
+            *lines,
+        ]
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "summary.md", "\n".join(body))
-    save_figure(best_so_far_figure(runs, value_label="search-val top-1", title="best cell so far"),
-                args.out / "best_so_far.png")
-    print(f"wrote {args.out / 'summary.md'} and {args.out / 'best_so_far.png'}")
+    atomic_write_json(args.out / "summary.json", {"command": command, "seeds": args.seeds, "marks": args.marks,
+                                                  "best_so_far": numbers, "best_cells": chosen, "retrained": retrained})
+    groups = {c: [values(r) for r in runs] for c, runs in searches.items()}
+    figure = best_so_far_band_figure(groups, value_label="search-val top-1",
+                                     title=f"{len(args.seeds)} search seeds per controller, band: ± 1 standard error")
+    save_figure(figure, args.out / "best_so_far.png")
+    print(f"wrote {args.out / 'summary.md'}, {args.out / 'summary.json'} and {args.out / 'best_so_far.png'}")
     return 0
 
 
