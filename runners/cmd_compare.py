@@ -15,8 +15,11 @@ from their defaults), so it reads the same however the options were typed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import re
 import shlex
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,7 @@ from runners.flops_table import count as paper_count
 
 PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
 NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress",
-              "workers"}
+              "workers", "jobs"}
 """Options that do not change what a run computes (or differ per model or seed): not part of the recipe check."""
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -72,6 +75,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--paper-backbone", choices=PAPER_NAMES,
                         help=f"also count FLOPs with the same blocks in this backbone at {compare_report.PAPER_SIZE} "
                              "(default: the backbone itself when it is a paper backbone)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="trainings at once, each in its own process with --threads threads (default 1); "
+                             "a parallel run's log goes to its folder's log.txt")
     add_run_arguments(parser, default_stage="train")
     parser.set_defaults(handler=run_compare, command_actions=parser._actions)
 
@@ -80,7 +86,7 @@ def command_line(args: argparse.Namespace) -> str:
     """`nas compare` with every option whose value differs from its default."""
     words = ["nas", "compare"]
     for action in args.command_actions:
-        if not action.option_strings or action.dest in ("help", "progress", "threads", "workers"):
+        if not action.option_strings or action.dest in ("help", "progress", "threads", "workers", "jobs"):
             continue
         value, flag = getattr(args, action.dest, None), action.option_strings[-1]
         if value == action.default:
@@ -166,6 +172,10 @@ def run_compare(args: argparse.Namespace) -> int:
         raise UserError("nas compare reports accuracy on the test split: --stage must be train")
     if args.seeds < 1:
         raise UserError(f"--seeds must be at least 1 (got {args.seeds})")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1 (got {args.jobs})")
+    if args.jobs > 1 and world_from_env().distributed:
+        raise UserError("--jobs runs trainings side by side in one process each; under torchrun give --jobs 1")
     set_threads(args)
     out, seeds = Path(args.out), [args.seed + i for i in range(args.seeds)]
     models = plan_models(args)
@@ -184,9 +194,8 @@ def run_compare(args: argparse.Namespace) -> int:
     main_process = world_from_env().is_main
     if main_process:
         atomic_write_json(out / "compare.json", {"recipe": recipe, "cells": {**_kept_cells(out), **cells}})
-    for model, result in zip(models, results):
-        for seed in seeds:
-            result.runs.append(train_once(args, model, seed, out, data))
+    for result, runs in zip(results, train_all(args, models, seeds, out, data)):
+        result.runs.extend(runs)
     if not main_process:  # under torchrun every process trains its share; the first one reports
         return 0
     context = report_context(args, seeds, paper, shape, data[first])
@@ -227,6 +236,38 @@ def train_once(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path,
     test["mean_top1"] = summary.get("test_curve", {}).get("mean_top1")  # None for runs made before test curves
     return {"seed": seed, "run": str(run), "test": test, "val_top1": summary["val"]["final_top1"],
             "test_pair_accuracy": summary["test"].get("pair_accuracy")}
+
+
+def train_all(args: argparse.Namespace, models: list[ModelPlan], seeds: list[int], out: Path,
+              data: dict) -> list[list[dict[str, Any]]]:
+    """Every model's run summaries in seed order: one training after another, or --jobs at once."""
+    if args.jobs == 1:
+        return [[train_once(args, model, seed, out, data) for seed in seeds] for model in models]
+    portable = argparse.Namespace(**{k: v for k, v in vars(args).items() if k not in ("handler", "command_actions")})
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch thread pools
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        futures = [[pool.submit(_train_logged, portable, model, seed, out) for seed in seeds] for model in models]
+        for model, per_seed in zip(models, futures):
+            for seed, future in zip(seeds, per_seed):
+                future.add_done_callback(lambda f, m=model, s=seed: print(_finished_line(m, s, f), flush=True))
+        return [[future.result() for future in per_seed] for per_seed in futures]
+
+
+def _train_logged(args: argparse.Namespace, model: ModelPlan, seed: int, out: Path) -> dict[str, Any]:
+    """`train_once` in a worker process of --jobs, its output into the run folder's log.txt."""
+    set_threads(args)
+    run = out / "runs" / model.key / f"seed{seed}"
+    run.mkdir(parents=True, exist_ok=True)
+    with open(run / "log.txt", "a", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+        return train_once(args, model, seed, out, {})
+
+
+def _finished_line(model: ModelPlan, seed: int, future: Any) -> str:
+    """What the parent prints when a parallel training ends."""
+    if future.exception() is not None:
+        return f"== {model.name}, seed {seed}: failed ({future.exception()})"
+    test = future.result()["test"]
+    return f"== {model.name}, seed {seed}: test top-1 {100 * test['top1']:.1f}%"
 
 
 def data_key(args: argparse.Namespace, seed: int) -> int | None:

@@ -170,3 +170,22 @@ def test_the_command_in_the_table_does_not_depend_on_the_order_of_the_flags():
     a = parser.parse_args(["compare", "--backbone", "tiny", "--epochs", "2", "--out", "o", "--cells", "x=a.json", "--no-amp"])
     b = parser.parse_args(["compare", "--no-amp", "--out", "o", "--cells", "x=a.json", "--epochs", "2", "--backbone", "tiny"])
     assert command_line(a) == command_line(b) == "nas compare --backbone tiny --cells x=a.json --out o --epochs 2 --no-amp"
+
+
+def test_parallel_jobs_give_the_same_numbers_as_one_training_after_another(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert compare(one, "--seeds", "1")[0] == 0
+    code, stdout, err = compare(two, "--seeds", "1", "--jobs", "2")
+    assert code == 0, err
+    assert stdout.count(": test top-1 ") == 3 and "epoch 1/1" not in stdout  # each run's log is in its folder
+    assert "epoch 1/1" in (two / "runs" / "cell-dot" / "seed0" / "log.txt").read_text()
+    first, second = (json.loads((p / "comparison.json").read_text()) for p in (one, two))
+    assert first["command"].replace(str(one), "") == second["command"].replace(str(two), "")  # --jobs is not recipe
+    for a, b in zip(first["models"], second["models"]):
+        assert [r["test"] for r in a["runs"]] == [r["test"] for r in b["runs"]]
+
+
+def test_compare_refuses_jobs_below_one(tmp_path):
+    code, _, err = compare(tmp_path / "cmp", "--jobs", "0")
+    assert_one_line_error(code, err, "--jobs must be at least 1")
+    assert not (tmp_path / "cmp").exists()
