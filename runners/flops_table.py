@@ -25,6 +25,12 @@ PAPER_GFLOPS = {  # AttentionNAS supplementary, Table A (no I3D-R50+NL row there
     "S3D": 656, "S3D+NL": 825, "S3D+Cell": 692,
     "I3D-R50": 938, "I3D-R50+NL": None, "I3D-R50+Cell": 1034,
 }  # fmt: skip
+PAPER_ACCURACY = {  # AttentionNAS supplementary, Kinetics-600 (top-1, top-5): Table A, then Table B's SG rows
+    "I3D": (75.58, 92.93), "I3D+NL": (76.87, 93.44), "I3D+Cell": (77.86, 93.75),
+    "S3D": (76.15, 93.22), "S3D+NL": (77.56, 93.68), "S3D+Cell": (78.51, 93.88),
+    "I3D-R50": (78.10, 93.79), "I3D-R50+Cell": (79.83, 94.37),
+    "I3D+SG-1 Cell": (77.86, 93.75), "I3D+SG-2 Cell": (77.82, 93.75), "I3D+SG-3 Cell": (77.71, 93.87),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -189,3 +189,27 @@ def test_compare_refuses_jobs_below_one(tmp_path):
     code, _, err = compare(tmp_path / "cmp", "--jobs", "0")
     assert_one_line_error(code, err, "--jobs must be at least 1")
     assert not (tmp_path / "cmp").exists()
+
+
+def test_the_paper_tables_page_puts_the_comparison_beside_the_quoted_rows(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("paper_tables", ROOT / "results" / "compare" / "paper_tables.py")
+    paper_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paper_tables)
+    out = tmp_path / "cmp"
+    code, _, err = run_nas("compare", "--backbone", "tiny", "--cells", f"gp_bandit={CELL}", "--cells", f"sg1={CELL}",
+                           "--seeds", "2", "--paper-backbone", "i3d", *TINY, "--out", out)
+    assert code == 0, err
+    assert paper_tables.main([str(out / "comparison.json"), "-o", str(tmp_path / "tables.md")]) == 0
+    text = (tmp_path / "tables.md").read_text()
+    report = json.loads((out / "comparison.json").read_text())
+    cell = report["models"][2]
+    row = next(line for line in text.splitlines() if line.startswith("| I3D+Cell |"))
+    assert row.startswith("| I3D+Cell | 77.86 | 93.75 | 1170 | tiny + gp_bandit | ")
+    assert f"| {paper_tables.score(cell, 'top1')} | {paper_tables.score(cell, 'mean_top1')} |" in row
+    assert row.endswith(f"| {cell['paper']['gflops']:.1f} |")
+    verdict = cell["versus"]["nonlocal"]["mean_top1"]["verdict"]
+    assert f"| {verdict} (p " in row
+    assert "| I3D+SG-2 Cell | 77.82 | 93.75 | (not in this comparison) |" in text
+    assert "quoted from the AttentionNAS supplementary" in text

@@ -10,6 +10,7 @@ import statistics
 import pytest
 from scipy.stats import ttest_rel
 
+from nas.space import load_model_genotype
 from nas.stats import mean_se
 from runners.run_folder import RunFolder
 from tests.conftest import ROOT
@@ -46,7 +47,8 @@ def test_the_tables_are_the_means_standard_errors_and_paired_tests_of_the_search
     (tmp_path / "comparison.json").write_text(json.dumps(compare))
     out = tmp_path / "out"
     assert summarize.main([str(runs), "-o", str(out), "--controllers", "gp_bandit", "random", "--seeds", "0", "1",
-                           "--marks", "3", "6", "--compare", str(tmp_path / "comparison.json")]) == 0
+                           "--marks", "3", "6", "--compare", str(tmp_path / "comparison.json"),
+                           "--export", str(tmp_path / "cells")]) == 0
     page, numbers = (out / "summary.md").read_text(), json.loads((out / "summary.json").read_text())
     rows = {c: [finished(RunFolder.open(runs / f"{c}-s{s}")) for s in (0, 1)]
             for c in ("gp_bandit", "random")}
@@ -72,3 +74,7 @@ def test_the_tables_are_the_means_standard_errors_and_paired_tests_of_the_search
     assert retrained["versus_random"]["t_p"] == pytest.approx(ttest_rel([0.7, 0.72, 0.8], [0.6, 0.71, 0.74]).pvalue)
     assert "| random | seed " in page and "held-out test split" in page
     assert (out / "best_so_far.png").read_bytes().startswith(PNG_MAGIC)
+    for c in ("gp_bandit", "random"):  # the chosen search's best cell, exported under the controller's name
+        exported = load_model_genotype(str(tmp_path / "cells" / c / "best_genotype.json"))
+        assert exported.meta["key"] == numbers["best_cells"][c]["key"]
+        assert (tmp_path / "cells" / c / "best_cell.png").read_bytes().startswith(PNG_MAGIC)

@@ -1,53 +1,89 @@
 #!/usr/bin/env bash
-# The searches behind results/search/ and the comparison behind results/compare/, on the
-# default proxy (the `train` objective's defaults: the relational synthetic task, 1800 videos of
-# 4 frames of 32x32, the tiny backbone, 8 epochs of AdamW, scored by the search-val top-1
-# averaged over the epochs; results/signal.md measures how much of a score the cell explains):
-#   gpb     GP bandit over search_spaces/attentionnas_gpb.yaml, 20 training trials
-#   random  random search over the same space, the same 20-trial budget and trial recipe
-#   sg1     differentiable search with supergraphs/sg1.yaml (a cell per insertion point)
-# then `nas compare`: tiny alone, +non-local, +the GP-bandit cell, +the SG-1 cells, 3 seeds,
-# trained with the search trials' recipe (results/compare/).
-# Searches run one trial at a time (--workers 1) so that a rerun gives the same trials and
-# values on this machine; two jobs run side by side, one CPU thread each.
-# Run folders go to RUNS (default runs/results; started afresh).
-# Usage: bash results/search/run.sh [RUNS]
+# Everything behind results/search/ and results/compare/, on the default proxy (the `train`
+# objective's defaults: the relational synthetic task, 1800 videos of 4 frames of 32x32, the tiny
+# backbone, 8 epochs of AdamW, scored by the search-val top-1 averaged over the epochs;
+# results/signal.md measures how much of a score the cell explains):
+#   searches     gp_bandit, random, tpe and optuna_gp over search_spaces/attentionnas_gpb.yaml,
+#                search seeds 0, 1, 2, 30 training trials each, one trial at a time per search
+#                (--workers 1, so a rerun on this machine gives the same trials and values);
+#                two searches run side by side, one CPU thread per trial
+#   supergraphs  differentiable search with SG-1, SG-2 and SG-3 (supplementary Table B), seed 0
+#   compare      `nas compare` with 5 training seeds: tiny alone, + non-local, + each
+#                controller's best cell (over its 3 searches), + the SG-1/2/3 cells; two
+#                trainings at a time (--jobs 2 --threads 1)
+#   summary      results/search/summary.{md,json}, best_so_far.png, the exported cells
+# Every step resumes: a finished search, supergraph run or training is kept and skipped, a
+# killed one continues (rerun the script with the same RUNS).
+# Usage: bash results/search/run.sh [RUNS] [STEP ...]   (RUNS: default runs/results; steps: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-runs/results}
+shift || true
+steps=${*:-searches supergraphs compare summary}
 out=results/search
-rm -rf "$runs"
+controllers="gp_bandit random tpe optuna_gp"
 mkdir -p "$runs"
 
-search() {  # NAME CONTROLLER
-  nas search gpb --space search_spaces/attentionnas_gpb.yaml --controller "$2" --trials 20 --workers 1 \
-    --seed 0 --out "$runs/$1" > "$runs/$1.txt"
-  mkdir -p "$out/$1"
-  cp "$runs/$1/best_genotype.json" "$runs/$1/best_cell.png" "$runs/$1/trials.log" "$out/$1/"
-  nas viz --run "$runs/$1" --plot trials -o "$out/$1/trials.png" > /dev/null
-  nas viz --run "$runs/$1" --plot pareto -o "$out/$1/pareto.png" > /dev/null
+search() {  # CONTROLLER SEED: start it, or resume it when its run folder exists
+  local name="$1-s$2"
+  if [ -d "$runs/$name" ]; then
+    nas search resume "$runs/$name" >> "$runs/$name.txt"
+  else
+    nas search gpb --space search_spaces/attentionnas_gpb.yaml --controller "$1" --trials 30 --workers 1 \
+      --seed "$2" --out "$runs/$name" > "$runs/$name.txt"
+  fi
 }
 
-supergraph() {
-  nas search diff --supergraph supergraphs/sg1.yaml --preset quick --num-videos 1800 --epochs 8 \
-    --seed 0 --no-progress --out "$runs/sg1" > "$runs/sg1.txt"
-  mkdir -p "$out/sg1"
-  cp "$runs/sg1/best_genotype.json" "$runs/sg1/best_cell.png" "$runs/sg1.txt" "$out/sg1/"
-  nas viz --run "$runs/sg1" -o "$out/sg1/weights.png" > /dev/null
+stream() {  # CONTROLLER ...: its three searches one after another
+  for c in "$@"; do for s in 0 1 2; do search "$c" "$s"; done; done
 }
 
-compare() {  # NAME: the search trials' recipe (the defaults)
-  nas compare --backbone tiny --cells gpb="$out/gpb/best_genotype.json" --cells sg1="$out/sg1/best_genotype.json" \
-    --seeds 3 --paper-backbone i3d --data synthetic --threads 1 --no-progress \
-    --out "$runs/$1" > "$runs/$1.txt"
-  mkdir -p "results/$1"
-  cp "$runs/$1/comparison.md" "$runs/$1/comparison.png" "$runs/$1/comparison.json" "results/$1/"
+supergraph() {  # N: SG-N on the proxy (tiny at s2 and s3, the search splits, 8 epochs like a trial)
+  nas search diff --supergraph "supergraphs/sg$1.yaml" --preset quick --num-videos 1800 --epochs 8 \
+    --seed 0 --threads 1 --no-progress --out "$runs/sg$1" > "$runs/sg$1.txt"
+  mkdir -p "$out/sg$1"
+  cp "$runs/sg$1/best_genotype.json" "$runs/sg$1/best_cell.png" "$runs/sg$1.txt" "$out/sg$1/"
+  nas viz --run "$runs/sg$1" -o "$out/sg$1/weights.png" > /dev/null
 }
 
-search gpb gp_bandit & first=$!
-supergraph & second=$!
-wait "$first"; wait "$second"
-search random random & first=$!
-compare compare & second=$!
-wait "$first"; wait "$second"
-python results/search/summarize.py "$runs/gpb" "$runs/random" -o "$out"
+timed() {  # STEP: run it and say how long it took
+  local start
+  start=$(date +%s)
+  "$@"
+  echo "$1: $(( $(date +%s) - start )) s on $(nproc) CPUs" | tee -a "$runs/times.txt"
+}
+
+searches() {
+  stream gp_bandit tpe & local first=$!
+  stream random optuna_gp & local second=$!
+  wait "$first"; wait "$second"
+}
+
+supergraphs() {
+  supergraph 1 & local first=$!
+  supergraph 2 & local second=$!
+  wait "$first"; wait "$second"
+  supergraph 3
+}
+
+compare() {
+  python results/search/summarize.py "$runs" -o "$runs/summary" --export "$out"  # each controller's best cell
+  local cells=()
+  for c in $controllers; do cells+=(--cells "$c=$out/$c/best_genotype.json"); done
+  for n in 1 2 3; do cells+=(--cells "sg$n=$out/sg$n/best_genotype.json"); done
+  nas compare --backbone tiny "${cells[@]}" --seeds 5 --paper-backbone i3d --jobs 2 --threads 1 --no-progress \
+    --out "$runs/compare" > "$runs/compare.txt"
+  mkdir -p results/compare
+  cp "$runs/compare/comparison.md" "$runs/compare/comparison.png" "$runs/compare/comparison.json" results/compare/
+}
+
+summary() {
+  python results/search/summarize.py "$runs" -o "$out" --export "$out" --compare results/compare/comparison.json
+  for c in $controllers; do for s in 0 1 2; do
+    mkdir -p "$out/logs"
+    cp "$runs/$c-s$s/trials.log" "$out/logs/$c-s$s.log"
+  done; done
+  python results/compare/paper_tables.py results/compare/comparison.json -o results/compare/tables.md
+}
+
+for step in $steps; do timed "$step"; done

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nas.io import atomic_write_json, atomic_write_text
+from nas.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from nas.stats import mean_se, p_text, paired, verdict
 from nas.viz import best_so_far, best_so_far_band_figure, save_figure
 from runners.cmd_viz import finished_trials
@@ -138,6 +138,20 @@ def shared_prefix(searches: dict[str, list[list[Any]]], seeds: list[int]) -> str
             f"{', '.join(map(str, seeds))} the two share their first {', '.join(map(str, counts))} trials.")
 
 
+def export(runs: Path, chosen: dict[str, dict[str, Any]], folder: Path) -> None:
+    """Each controller's chosen search's exported best cell, into folder/<controller>/."""
+    from nas.space import load_model_genotype
+
+    for c, cell in chosen.items():
+        run = runs / f"{c}-s{cell['seed']}"
+        genotype = load_model_genotype(str(run / "best_genotype.json"))
+        if genotype.meta.get("key") != cell["key"]:
+            raise SystemExit(f"{run}/best_genotype.json is not trial {cell['trial']} ({cell['key']})")
+        (folder / c).mkdir(parents=True, exist_ok=True)
+        for name in ("best_genotype.json", "best_cell.png"):
+            atomic_write_bytes(folder / c / name, (run / name).read_bytes())
+
+
 def objective_text(runs: Path, controller: str, seed: int) -> str:
     """What a trial's value is, from one run's resolved configuration."""
     config = finished_trials(runs / f"{controller}-s{seed}")[0]
@@ -158,10 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--marks", nargs="+", type=int, default=[10, 20, 30])
     parser.add_argument("--compare", type=Path, help="comparison.json of the retrained best cells")
+    parser.add_argument("--export", type=Path,
+                        help="copy each controller's best cell (best_genotype.json, best_cell.png) to EXPORT/<controller>/")
     args = parser.parse_args(argv)
     searches = load(args.runs, args.controllers, args.seeds)
     table, numbers = search_table(searches, args.marks)
     chosen = best_cells(searches, args.seeds)
+    if args.export is not None:
+        export(args.runs, chosen, args.export)
     command = "python results/search/summarize.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     body = [
         "# Controllers over search seeds",
