@@ -78,6 +78,12 @@ def search_table(searches: dict[str, list[list[Any]]], marks: list[int]) -> tupl
     return lines, numbers
 
 
+def trial_hours(searches: dict[str, list[list[Any]]]) -> dict[str, float]:
+    """Hours the trials of each controller's searches ran (sum of each trial's finish - start)."""
+    return {c: sum(t.finished - t.started for r in runs for t in r if t.started and t.finished) / 3600
+            for c, runs in searches.items()}
+
+
 def best_cells(searches: dict[str, list[list[Any]]], seeds: list[int]) -> dict[str, dict[str, Any]]:
     """Each controller's best trial over its searches (the store's rule within a search; ties: lower seed)."""
     chosen = {}
@@ -178,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     searches = load(args.runs, args.controllers, args.seeds)
     table, numbers = search_table(searches, args.marks)
     chosen = best_cells(searches, args.seeds)
+    hours = trial_hours(searches)
     if args.export is not None:
         export(args.runs, chosen, args.export)
     command = "python results/search/summarize.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -195,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         *table,
         "Differences from random search are paired by search seed (two-sided paired t-test; \"no difference\" "
         f"when p >= 0.05). {shared_prefix(searches, args.seeds)}",
+        "",
+        "Trial time (sum over a controller's searches of each trial's start to finish; one CPU thread per trial, "
+        "two searches side by side, as `results/search/run.sh` runs them): "
+        + ", ".join(f"{c} {h:.1f} h" for c, h in hours.items()) + f"; {sum(hours.values()):.1f} h in all.",
         "",
     ]
     retrained: dict[str, Any] = {}
@@ -214,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out / "summary.md", "\n".join(body))
     atomic_write_json(args.out / "summary.json", {"command": command, "seeds": args.seeds, "marks": args.marks,
-                                                  "best_so_far": numbers, "best_cells": chosen, "retrained": retrained})
+                                                  "best_so_far": numbers, "best_cells": chosen, "retrained": retrained,
+                                                  "trial_hours": hours})
     groups = {c: [values(r) for r in runs] for c, runs in searches.items()}
     figure = best_so_far_band_figure(groups, value_label="search-val top-1",
                                      title=f"{len(args.seeds)} search seeds per controller, band: ± 1 standard error")
