@@ -1,17 +1,21 @@
 """The `nas` command line.  Each group of commands lives in its own module under `runners`.
 
 Bad input (a `UserError` from the library, or bad arguments) prints one line on stderr and
-exits with code 2; nothing is half-written because every file goes through an atomic write.
+exits with code 2; an error of the machine (a full disk, a lost permission: `OSError`, SQLite's
+`OperationalError`) prints one line and exits with code 1.  Nothing is half-written because every
+file goes through an atomic write, and runs resume from what they finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 from typing import NoReturn, Sequence
 
 from nas.errors import UserError
+from nas.io import check_output_dir, check_output_file
 
 COMMAND_MODULES = (
     "runners.cmd_space",
@@ -51,13 +55,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_outputs(args)
         return int(args.handler(args) or 0)
     except UserError as exc:
-        print(f"nas: error: {exc}", file=sys.stderr)
+        print(f"nas: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a lost permission: the machine, not a bug
+        print(f"nas: error: {one_line(system_problem(exc))}; finished work is kept, rerun to continue", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
         return 130
+
+
+OUTPUT_FILES = ("output", "table")
+"""Options that name a file to write, in every command that has them."""
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable output paths before any work: files (`OUTPUT_FILES`, or the command's own
+    ``output_files``) and the run folder ``--out`` of the commands that write one."""
+    files = getattr(args, "output_files", OUTPUT_FILES)
+    for dest in files:
+        if getattr(args, dest, None):
+            check_output_file(getattr(args, dest), f"--{dest.replace('_', '-')}")
+    if "out" not in files and isinstance(getattr(args, "out", None), str):
+        check_output_dir(args.out, "--out")
+
+
+def one_line(message: str, limit: int = 600) -> str:
+    """`message` on one line (whitespace runs collapsed), cut to `limit` characters."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def system_problem(exc: BaseException) -> str:
+    """An operating-system or database error in a few words, naming the file when there is one."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 from typing import Any
 
-import yaml
 
 from nas.backbones import BACKBONES
 from nas.errors import UserError
+from nas.io import parse_assignments, short
 from nas.flops import FlopReport, count_flops
 from nas.io import atomic_write_text
 from nas.models import build_model
@@ -68,18 +69,26 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def backbone_options(backbone: str, pairs: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs (values read as YAML scalars) checked against the backbone's factory."""
+    """KEY=VALUE pairs (values read as YAML scalars) checked against the backbone factory's parameters."""
     factory = BACKBONES.get(backbone)
-    accepted = [p for p in inspect.signature(factory).parameters if p not in ("num_classes", "width")]
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep or not key:
-            raise UserError(f"--option must be KEY=VALUE, got {pair!r}")
-        if key not in accepted:
-            raise UserError(f"backbone {backbone!r} has no option {key!r} (options: {', '.join(accepted)})")
-        options[key] = yaml.safe_load(text)
+    parameters = {name: p for name, p in inspect.signature(factory).parameters.items() if name not in ("num_classes", "width")}
+    options = parse_assignments(pairs, "--option")
+    for key, value in options.items():
+        if key not in parameters:
+            raise UserError(f"backbone {backbone!r} has no option {short(key)} (options: {', '.join(parameters)})")
+        default = parameters[key].default
+        if default is not inspect.Parameter.empty and default is not None and not _same_kind(value, default):
+            raise UserError(f"--option {key}: expected {type(default).__name__} like {default!r}, got {short(value)}")
     return options
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether `value` can stand where `default` does (an int where a float is expected is fine; bools are not ints)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and math.isfinite(value)
+    return isinstance(value, type(default))
 
 
 def run_flops(args: argparse.Namespace) -> int:

@@ -11,11 +11,10 @@ import json
 import sys
 from typing import Any
 
-import yaml
 
 from nas.budget import FlopsBudget, pareto_front
 from nas.errors import UserError
-from nas.io import atomic_write_json, atomic_write_text, read_text
+from nas.io import atomic_write_json, atomic_write_text, parse_assignments, read_text
 from nas.space import load_space
 from nas.store import TrialStore
 from runners.run_folder import PRESETS, RunFolder, SearchConfig
@@ -75,20 +74,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--trial", type=int, help="export this trial's cell instead of the best")
     export.add_argument("--pareto", action="store_true", help="the score-versus-FLOPs Pareto front as JSON")
     export.set_defaults(handler=run_export)
-
-
-def parse_assignments(items: list[str], flag: str) -> dict[str, Any]:
-    """["a=1", "b=x"] -> {"a": 1, "b": "x"} (values read as YAML scalars)."""
-    out = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        if not sep or not name:
-            raise UserError(f"{flag} expects NAME=VALUE, got {item!r}")
-        try:
-            out[name] = yaml.safe_load(text)
-        except yaml.YAMLError:
-            raise UserError(f"{flag} {name}: cannot read value {text!r}") from None
-    return out
 
 
 def resolve_config(args: argparse.Namespace) -> SearchConfig:

@@ -17,11 +17,10 @@ import argparse
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
 from matplotlib.figure import Figure
 
 from nas.errors import UserError
-from nas.io import atomic_write_text, load_json, parse_json, read_text
+from nas.io import atomic_write_text, load_json, parse_json, parse_yaml, read_text
 from nas.space import load_model_genotype
 from nas.supergraph import parse_supergraph
 from nas.viz import (
@@ -50,7 +49,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--out", required=True, help="file to write: .png or .svg (or .dot with --format dot)")
     parser.add_argument("--format", choices=("png", "svg", "dot"), help="output format (default: from the file name)")
     parser.add_argument("--title", help="figure title (default: the file drawn)")
-    parser.set_defaults(handler=run_viz)
+    parser.set_defaults(handler=run_viz, output_files=("out",))
 
 
 def run_viz(args: argparse.Namespace) -> int:
@@ -91,7 +90,8 @@ def supergraph_run_figure(run: Path, info: dict, title: str | None) -> Figure:
     text = info.get("supergraph", {}).get("yaml")
     if not isinstance(text, str):
         raise UserError(f"{run / 'run.json'}: supergraph.yaml: missing; the run folder is incomplete")
-    graph = parse_supergraph(yaml.safe_load(text), source=f"{run / 'run.json'} (supergraph)")
+    source = f"{run / 'run.json'} (supergraph)"
+    graph = parse_supergraph(parse_yaml(text, source), source=source)
     metrics = run / "metrics.jsonl"
     lines = [line for line in read_text(metrics, "metrics file").splitlines() if line.strip()]
     records = [load_json_line(line, metrics, number) for number, line in enumerate(lines, 1)]

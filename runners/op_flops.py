@@ -14,9 +14,8 @@ import argparse
 import json
 from typing import Any
 
-import yaml
-
 from nas.errors import UserError
+from nas.io import parse_assignments
 from nas.flops import FlopReport
 from nas.ops import OPS, FeatureShape
 from nas.ops.cost import op_flops
@@ -45,13 +44,7 @@ def parse_feature_shape(text: str) -> FeatureShape:
 def parse_choices(kind: str, pairs: list[str]) -> dict[str, Any]:
     """NAME=VALUE pairs (values read as YAML scalars), checked against the op kind."""
     OPS.get(kind)  # an unknown kind is a UserError listing the known ones
-    choices: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name:
-            raise UserError(f"--choice must be NAME=VALUE, got {pair!r}")
-        choices[name] = yaml.safe_load(text)
-    return OPS.resolve_choices(kind, choices, where=kind)
+    return OPS.resolve_choices(kind, parse_assignments(pairs, "--choice"), where=kind)
 
 
 def run_op(args: argparse.Namespace) -> int:

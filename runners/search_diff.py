@@ -100,16 +100,18 @@ def run_diff(args: argparse.Namespace) -> int:
 
 
 def is_diff_run(path: str) -> bool:
-    """Whether `path` is the run folder of a supergraph search."""
-    import json
+    """Whether `path` is the run folder of a supergraph search (a run.json of kind "supergraph")."""
+    from nas.errors import UserError
+    from nas.io import load_json
 
     record = Path(path) / "run.json"
     if not record.is_file():
         return False
     try:
-        return json.loads(record.read_text(encoding="utf-8")).get("kind") == "supergraph"
-    except (OSError, ValueError):
+        info = load_json(record, "run record")
+    except UserError:
         return False
+    return isinstance(info, dict) and info.get("kind") == "supergraph"
 
 
 def export_diff(path: str) -> str:
@@ -125,8 +127,12 @@ def export_diff(path: str) -> str:
 
 def resume_diff(path: str) -> int:
     """Continue a supergraph search from its run folder with the settings it was started with."""
-    import json
+    from nas.errors import UserError
+    from nas.io import load_json
 
-    settings = json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))["settings"]
+    record = Path(path) / "run.json"
+    settings = load_json(record, "run record").get("settings")
+    if not isinstance(settings, dict) or not all(isinstance(k, str) and k.isidentifier() for k in settings):
+        raise UserError(f"{record}: settings: expected the mapping of options the search was started with")
     args = argparse.Namespace(**{**settings, "out": path, "preset": None})
     return run_diff(args)

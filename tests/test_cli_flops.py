@@ -73,7 +73,7 @@ def test_text_output_names_the_convention_and_every_part():
         (["--backbone", "tiny", "--cells", str(ROOT / "pyproject.toml")], "invalid JSON"),
         (["--backbone", "tiny", "--cells", str(CELL), "--nonlocal"], "not allowed with argument --cells"),
         (["--backbone", "s3d", "--option", "gate=1"], "backbone 's3d' has no option 'gate'"),
-        (["--backbone", "s3d", "--option", "gating"], "--option must be KEY=VALUE"),
+        (["--backbone", "s3d", "--option", "gating"], "--option expects NAME=VALUE"),
         ([], "one of the arguments --backbone --table --op is required"),
         (["--table", "out.md"], "--table needs --cells"),
         (["--table", "out.md", "--cells", str(CELL), "--size", "64"], "drop --size"),

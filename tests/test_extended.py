@@ -141,7 +141,7 @@ def test_nas_flops_op_text_json_and_errors():
         (("--op", "warp"), "unknown op kind 'warp'"),
         (("--op", "relational", "--choice", "window=2x2x2"), "relational.choices.window: must be one of"),
         (("--op", "relational", "--choice", "heads=2"), "relational.choices.heads: op kind 'relational' has no such choice"),
-        (("--op", "map", "--choice", "dimension"), "--choice must be NAME=VALUE"),
+        (("--op", "map", "--choice", "dimension"), "--choice expects NAME=VALUE"),
         (("--op", "map", "--feature-shape", "8x4x0x5"), "--feature-shape must be four positive sizes"),
         (("--op", "map", "--frames", "16", "--nonlocal"), "drop --nonlocal, --frames"),
     ]:
