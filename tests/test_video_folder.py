@@ -130,7 +130,7 @@ def test_missing_and_corrupted_videos_are_reported_and_skipped(tmp_path, caplog)
     with caplog.at_level(logging.WARNING, logger="nas.data"):
         data = VideoFolder(tmp_path, ann, sampling=ClipSampling("train", frames=4))
     assert len(data) == 3 and [line for line, _ in data.missing] == [3]
-    assert "ann.csv line 3: video not found" in caplog.text
+    assert "ann.csv: skipped 1 missing videos of 4 listed (line 3: " in caplog.text and "gone.mp4" in caplog.text
     assert data[1] is None and len(data.unreadable) == 1  # decoding fails: skipped, not fatal
     clips, labels = collate_clips([data[0], data[1], data[2]])
     assert clips.shape == (2, 3, 4, 16, 16) and labels.tolist() == [0, 1]
@@ -171,3 +171,29 @@ def test_missing_folder_annotation_and_bad_sampling_are_user_errors(tmp_path):
         VideoFolder(tmp_path, "a.csv")
     with pytest.raises(UserError, match="crop 20 is larger than the short side 16"):
         ClipSampling(short_side=16, crop=20).validate()
+
+
+def test_many_missing_videos_are_one_warning_and_all_missing_is_one_error(tmp_path, caplog):
+    write_video(tmp_path / "good.mp4", _ramp_video(6))
+    rows = [("good.mp4", "a")] + [(f"gone{i}.mp4", "a") for i in range(40)]
+    with caplog.at_level(logging.WARNING, logger="nas.data"):
+        VideoFolder(tmp_path, _annotate(tmp_path, rows), sampling=ClipSampling("train", frames=4))
+    assert len(caplog.records) == 1 and "skipped 40 missing videos of 41 listed" in caplog.text
+    assert "and 37 more" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nas.data"), pytest.raises(UserError, match="40 listed files are missing"):
+        VideoFolder(tmp_path, _annotate(tmp_path, rows[1:]), sampling=ClipSampling("train", frames=4))
+    assert not caplog.records
+
+
+def test_annotation_files_that_are_not_utf8_or_have_huge_fields_are_one_line_errors(tmp_path):
+    (tmp_path / "ann.csv").write_bytes(b"path,label\ncaf\xe9.mp4,a\n")
+    with pytest.raises(UserError, match="not UTF-8 text"):
+        VideoFolder(tmp_path, tmp_path / "ann.csv", sampling=ClipSampling("train", frames=4))
+    (tmp_path / "ann.csv").write_text("path,label\n" + "x" * 200_000 + ".mp4,a\n")
+    with pytest.raises(UserError, match="not a readable CSV"):
+        VideoFolder(tmp_path, tmp_path / "ann.csv", sampling=ClipSampling("train", frames=4))
+    (tmp_path / "ann.csv").write_text("path,label\ngood.mp4,a\n")
+    (tmp_path / "classes.txt").write_bytes(b"\xff\xfe\n")
+    with pytest.raises(UserError, match="class list .* is not UTF-8 text"):
+        VideoFolder(tmp_path, tmp_path / "ann.csv", sampling=ClipSampling("train", frames=4))

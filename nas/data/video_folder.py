@@ -17,7 +17,7 @@ Sampling (`ClipSampling`):
 - ``mode="clips"``: `clips` evenly spaced clips of `frames` frames, centre-cropped:
   (K, 3, T, H, W) per video, whose scores the evaluation averages.
 
-A listed file that does not exist is skipped with a warning naming the annotation line; a
+Listed files that do not exist are skipped with one warning that counts them and names the first few; a
 file that cannot be decoded (or has no frames) yields ``None`` with a warning and a count, so
 `nas.data.collate_clips` drops it.  Augmentation draws from a generator seeded by
 (seed, epoch, index), so it does not depend on worker processes and resumes exactly.
@@ -26,6 +26,7 @@ file that cannot be decoded (or has no frames) yields ``None`` with a warning an
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import os
 import re
@@ -40,8 +41,11 @@ from torch.utils.data import Dataset
 from nas.data import transforms as T
 from nas.data.video_io import UnreadableVideo, count_frames, read_video
 from nas.errors import UserError
+from nas.io import read_text, short
 
 log = logging.getLogger("nas.data")
+SHOWN_MISSING = 3
+"""Missing videos named in the one warning about them (the rest are counted)."""
 MODES = ("train", "full", "clips")
 FLIPS = ("on", "off", "safe")
 _DIRECTIONAL = re.compile(r"left|right", re.IGNORECASE)
@@ -114,11 +118,13 @@ class VideoFolder(Dataset):
             full = Path(path) if Path(path).is_absolute() else self.root / path
             if not full.is_file():
                 missing.append((line, full))
-                log.warning("%s line %d: video not found: %s (skipped)", self.annotations, line, full)
                 continue
             entries.append(VideoEntry(full, index[label], line))
-        if missing:
-            log.warning("%s: skipped %d missing videos of %d listed", self.annotations, len(missing), len(rows))
+        if missing and entries:  # with no video left the caller refuses in one line instead
+            shown = "; ".join(f"line {line}: {path}" for line, path in missing[:SHOWN_MISSING])
+            more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
+            log.warning("%s: skipped %d missing videos of %d listed (%s%s)", self.annotations, len(missing), len(rows),
+                        shown, more)
         return entries, missing
 
     def __len__(self) -> int:
@@ -200,10 +206,12 @@ class VideoFolder(Dataset):
 
 def read_annotations(path: Path) -> list[tuple[int, str, str]]:
     """(line number, path, label) of every row of a (path, label) CSV, with or without a header."""
-    if not path.is_file():
-        raise UserError(f"annotation file not found: {path}")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [(number, row) for number, row in enumerate(csv.reader(handle), start=1) if any(c.strip() for c in row)]
+    text = read_text(path, "annotation file")
+    try:
+        rows = [(number, row) for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+                if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a field over the csv module's limit, a NUL byte, ...
+        raise UserError(f"{path}: not a readable CSV ({exc})") from None
     if not rows:
         raise UserError(f"{path}: the annotation file is empty")
     header = [c.strip().lower() for c in rows[0][1]]
@@ -213,7 +221,7 @@ def read_annotations(path: Path) -> list[tuple[int, str, str]]:
     out = []
     for number, row in rows:
         if len(row) <= max(columns):
-            raise UserError(f"{path} line {number}: expected a path and a label, got {row!r}")
+            raise UserError(f"{path} line {number}: expected a path and a label, got {short(row)}")
         out.append((number, row[columns[0]].strip(), row[columns[1]].strip()))
     if not out:
         raise UserError(f"{path}: the annotation file lists no videos")
@@ -224,7 +232,7 @@ def load_classes(root: Path, rows: list[tuple[int, str, str]]) -> tuple[str, ...
     """The folder's classes.txt, or the sorted distinct labels of `rows`."""
     listed = root / "classes.txt"
     if listed.is_file():
-        names = [line.strip() for line in listed.read_text(encoding="utf-8").splitlines() if line.strip()]
+        names = [line.strip() for line in read_text(listed, "class list").splitlines() if line.strip()]
         if len(set(names)) != len(names):
             raise UserError(f"{listed}: a class is listed twice")
         return tuple(names)
