@@ -33,6 +33,7 @@ from nas.io import atomic_write_json, atomic_write_text, load_json
 from nas.space import load_model_genotype
 from nas.viz import save_figure
 from runners import compare_report
+from runners.arg_types import integer
 from runners.cmd_train import (
     add_run_arguments,
     build,
@@ -70,12 +71,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--backbone", required=True, help="backbone name (tiny, i3d, ...)")
     parser.add_argument("--cells", action="append", default=[], metavar="[LABEL=]G.json",
                         help="a cell or model genotype to compare (repeatable); LABEL names it in the table")
-    parser.add_argument("--seeds", type=int, default=3,
+    parser.add_argument("--seeds", type=integer(1, 1000), default=3,
                         help="train each model with the seeds --seed, --seed+1, ... (default 3)")
     parser.add_argument("--paper-backbone", choices=PAPER_NAMES,
                         help=f"also count FLOPs with the same blocks in this backbone at {compare_report.PAPER_SIZE} "
                              "(default: the backbone itself when it is a paper backbone)")
-    parser.add_argument("--jobs", type=int, default=1,
+    parser.add_argument("--jobs", type=integer(1, 1024), default=1,
                         help="trainings at once, each in its own process with --threads threads (default 1); "
                              "a parallel run's log goes to its folder's log.txt")
     add_run_arguments(parser, default_stage="train")
@@ -170,10 +171,6 @@ def run_compare(args: argparse.Namespace) -> int:
     """Plan, count, train what is missing, then write the table, the figure and the JSON."""
     if args.stage != "train":
         raise UserError("nas compare reports accuracy on the test split: --stage must be train")
-    if args.seeds < 1:
-        raise UserError(f"--seeds must be at least 1 (got {args.seeds})")
-    if args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1 (got {args.jobs})")
     if args.jobs > 1 and world_from_env().distributed:
         raise UserError("--jobs runs trainings side by side in one process each; under torchrun give --jobs 1")
     set_threads(args)

@@ -7,16 +7,17 @@ import sys
 
 from nas.data.export import export_synthetic
 from nas.data.synthetic import TASKS, SyntheticConfig
+from runners.arg_types import SEED, integer
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser, num_flag: str = "--num") -> None:
     """The flags of `SyntheticConfig` (shared by `nas data synth` and `nas train --data synthetic`)."""
     defaults = SyntheticConfig()
-    parser.add_argument(num_flag, dest="num_videos", type=int, default=defaults.num_videos,
+    parser.add_argument(num_flag, dest="num_videos", type=integer(1, 1_000_000), default=defaults.num_videos,
                         help=f"videos in train + val + test (default {defaults.num_videos})")
-    parser.add_argument("--frames", type=int, default=defaults.frames, help=f"frames per video (default {defaults.frames})")
-    parser.add_argument("--size", type=int, default=defaults.size, help=f"frame height and width (default {defaults.size})")
-    parser.add_argument("--data-seed", type=int, default=defaults.seed, help="seed of the dataset (default 0)")
+    parser.add_argument("--frames", type=integer(1, 4096), default=defaults.frames, help=f"frames per video (default {defaults.frames})")
+    parser.add_argument("--size", type=integer(8, 4096), default=defaults.size, help=f"frame height and width (default {defaults.size})")
+    parser.add_argument("--data-seed", type=SEED, default=defaults.seed, help="seed of the dataset (default 0)")
     parser.add_argument("--task", choices=sorted(TASKS), default=defaults.task,
                         help=f"synthetic task (default {defaults.task}; see nas/data/synthetic.py)")
 
@@ -34,7 +35,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     synth = verbs.add_parser("synth", help="write a synthetic dataset (--task) as MP4 videos plus CSV annotations")
     synth.add_argument("--out", required=True, help="folder to write (videos/, train.csv, val.csv, test.csv, ...)")
     add_synthetic_arguments(synth)
-    synth.add_argument("--fps", type=int, default=8, help="frame rate written in the files (default 8)")
+    synth.add_argument("--fps", type=integer(1, 1000), default=8, help="frame rate written in the files (default 8)")
     synth.set_defaults(handler=run_synth)
 
 

@@ -17,6 +17,7 @@ from nas.errors import UserError
 from nas.io import atomic_write_json, atomic_write_text, parse_assignments, read_text
 from nas.space import load_space
 from nas.store import TrialStore
+from runners.arg_types import SEED, integer, real
 from runners.run_folder import PRESETS, RunFolder, SearchConfig
 from runners.search_diff import add_diff_parser, export_diff, is_diff_run, resume_diff
 
@@ -43,35 +44,35 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gpb.add_argument("--out", required=True, help="run folder to create")
     gpb.add_argument("--preset", choices=sorted(PRESETS), help="a named set of defaults (explicit options win)")
     default = SearchConfig()
-    gpb.add_argument("--trials", type=int, help=f"trained trials (default {default.trials})")
-    gpb.add_argument("--workers", type=int, help=f"trials at once (default {default.workers})")
+    gpb.add_argument("--trials", type=integer(1, 1_000_000), help=f"trained trials (default {default.trials})")
+    gpb.add_argument("--workers", type=integer(1, 4096), help=f"trials at once (default {default.workers})")
     gpb.add_argument("--controller", help=f"gp_bandit, random, tpe or optuna_gp (default {default.controller})")
     gpb.add_argument("--controller-option", action="append", default=[], metavar="NAME=VALUE",
                      help="a controller option, e.g. initial=8 (repeatable)")
-    gpb.add_argument("--seed", type=int, help=f"search seed (default {default.seed})")
+    gpb.add_argument("--seed", type=SEED, help=f"search seed (default {default.seed})")
     gpb.add_argument("--objective", help=f"what a trial computes (default {default.objective})")
     gpb.add_argument("--objective-option", action="append", default=[], metavar="NAME=VALUE",
                      help="an objective option, e.g. seed=1 (repeatable)")
-    gpb.add_argument("--max-gflops", type=float, help="hard budget: never train cells above it")
-    gpb.add_argument("--target-gflops", type=float, help="soft budget: penalise the value above it")
-    gpb.add_argument("--flops-penalty", type=float, help=f"exponent W of the soft budget (default {default.flops_penalty})")
-    gpb.add_argument("--retries", type=int, help=f"retries of a failing trial (default {default.retries})")
-    gpb.add_argument("--cpus-per-trial", type=float, help=f"Ray CPUs per trial (default {default.cpus_per_trial:g})")
-    gpb.add_argument("--gpus-per-trial", type=float, help=f"Ray GPUs per trial (default {default.gpus_per_trial:g})")
+    gpb.add_argument("--max-gflops", type=real(0, above=True), help="hard budget: never train cells above it")
+    gpb.add_argument("--target-gflops", type=real(0, above=True), help="soft budget: penalise the value above it")
+    gpb.add_argument("--flops-penalty", type=real(0, 10), help=f"exponent W of the soft budget (default {default.flops_penalty})")
+    gpb.add_argument("--retries", type=integer(0, 100), help=f"retries of a failing trial (default {default.retries})")
+    gpb.add_argument("--cpus-per-trial", type=real(0, 1024, above=True), help=f"Ray CPUs per trial (default {default.cpus_per_trial:g})")
+    gpb.add_argument("--gpus-per-trial", type=real(0, 64), help=f"Ray GPUs per trial (default {default.gpus_per_trial:g})")
     gpb.add_argument("--address", help="join this Ray cluster (HOST:PORT) instead of starting Ray here")
     gpb.set_defaults(handler=run_gpb)
 
     resume = verbs.add_parser("resume", help="continue a killed or finished search")
     resume.add_argument("run", help="run folder")
-    resume.add_argument("--trials", type=int, help="raise the number of trials")
-    resume.add_argument("--workers", type=int)
+    resume.add_argument("--trials", type=integer(1, 1_000_000), help="raise the number of trials")
+    resume.add_argument("--workers", type=integer(1, 4096))
     resume.add_argument("--address", help="join this Ray cluster (HOST:PORT)")
     resume.set_defaults(handler=run_resume)
 
     export = commands.add_parser("export", help="write the best genotype (or the Pareto front) of a search run")
     export.add_argument("run", help="run folder")
     export.add_argument("-o", "--output", help="write here (default: stdout)")
-    export.add_argument("--trial", type=int, help="export this trial's cell instead of the best")
+    export.add_argument("--trial", type=integer(0), help="export this trial's cell instead of the best")
     export.add_argument("--pareto", action="store_true", help="the score-versus-FLOPs Pareto front as JSON")
     export.set_defaults(handler=run_export)
 

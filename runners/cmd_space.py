@@ -6,6 +6,7 @@ import argparse
 
 from nas.io import atomic_write_text
 from nas.space import load_space
+from runners.arg_types import SEED
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
     sample = verbs.add_parser("sample", help="sample a cell genotype from a search space")
     sample.add_argument("space", help="search space YAML file")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (same seed, same cell)")
+    sample.add_argument("--seed", type=SEED, default=0, help="random seed (same seed, same cell)")
     sample.add_argument("-o", "--output", help="write the genotype JSON here (default: stdout)")
     sample.set_defaults(handler=run_sample)
 

@@ -29,6 +29,7 @@ from nas.io import atomic_write_json
 from nas.models import build_model
 from nas.space import load_model_genotype
 from nas.train import NonFiniteLoss, TrainConfig, resolve_device, seeded, train
+from runners.arg_types import SEED, integer, real
 from runners.cmd_data import add_synthetic_arguments, synthetic_config
 
 
@@ -45,34 +46,34 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> None:
     """The flags every training run takes: width, data, stage, run folder, data and recipe options."""
-    parser.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1)")
+    parser.add_argument("--width", type=real(0, 16, above=True), default=1.0, help="channel width multiplier (default 1)")
     parser.add_argument("--data", default="synthetic", help="'synthetic' or a folder with train.csv, val.csv[, test.csv]")
     parser.add_argument("--stage", choices=sorted(STAGES), default=default_stage,
                         help=f"train: train/val/test; search: search_train/search_val (default {default_stage})")
     parser.add_argument("--out", required=True, help="run folder (resumed if it has a checkpoint)")
     add_synthetic_arguments(parser, num_flag="--num-videos")
     folder = parser.add_argument_group("video folders")
-    folder.add_argument("--stride", type=int, default=1, help="take every n-th frame (default 1)")
-    folder.add_argument("--short-side", type=int, help="resize frames to this short side")
-    folder.add_argument("--crop", type=int, help="square training crop (random) and clip-evaluation crop (centre)")
+    folder.add_argument("--stride", type=integer(1, 256), default=1, help="take every n-th frame (default 1)")
+    folder.add_argument("--short-side", type=integer(8, 4096), help="resize frames to this short side")
+    folder.add_argument("--crop", type=integer(8, 4096), help="square training crop (random) and clip-evaluation crop (centre)")
     folder.add_argument("--flip", choices=FLIPS, default="safe", help="horizontal flips (safe: never left/right classes)")
-    folder.add_argument("--eval-clips", type=int, default=0,
+    folder.add_argument("--eval-clips", type=integer(0, 256), default=0,
                         help="evaluate K clips per video instead of the full-length video in one pass")
     recipe, defaults = parser.add_argument_group("training recipe"), TrainConfig()
-    recipe.add_argument("--epochs", type=int, default=defaults.epochs)
-    recipe.add_argument("--batch-size", type=int, default=defaults.batch_size, help="global batch size")
-    recipe.add_argument("--lr", type=float, default=defaults.lr, help="peak learning rate")
+    recipe.add_argument("--epochs", type=integer(1, 100_000), default=defaults.epochs)
+    recipe.add_argument("--batch-size", type=integer(1, 65_536), default=defaults.batch_size, help="global batch size")
+    recipe.add_argument("--lr", type=real(0, above=True), default=defaults.lr, help="peak learning rate")
     recipe.add_argument("--optimizer", choices=("adamw", "sgd"), default=defaults.optimizer)
-    recipe.add_argument("--clip-grad-norm", type=float, default=defaults.clip_grad_norm,
+    recipe.add_argument("--clip-grad-norm", type=real(0), default=defaults.clip_grad_norm,
                         help="clip the gradient norm to this (0: no clipping)")
-    recipe.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    recipe.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
-    recipe.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
-    recipe.add_argument("--seed", type=int, default=defaults.seed, help="seed of the weights and the batch order")
+    recipe.add_argument("--weight-decay", type=real(0, 10), default=defaults.weight_decay)
+    recipe.add_argument("--warmup-epochs", type=real(0, 100_000), default=defaults.warmup_epochs)
+    recipe.add_argument("--label-smoothing", type=real(0, 0.999), default=defaults.label_smoothing)
+    recipe.add_argument("--seed", type=SEED, default=defaults.seed, help="seed of the weights and the batch order")
     recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)
     recipe.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
-    recipe.add_argument("--workers", type=int, default=defaults.num_workers, help="data loader processes")
-    recipe.add_argument("--threads", type=int, help="CPU threads of this process (default: torch's choice)")
+    recipe.add_argument("--workers", type=integer(0, 256), default=defaults.num_workers, help="data loader processes")
+    recipe.add_argument("--threads", type=integer(1, 1024), help="CPU threads of this process (default: torch's choice)")
     recipe.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
 

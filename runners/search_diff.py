@@ -21,6 +21,7 @@ from nas.io import atomic_write_json, atomic_write_text
 from nas.supergraph import build_supergraph_model, derive_model, load_supergraph, model_weights
 from nas.train import TrainConfig, seeded
 from nas.viz import cell_figure, model_graphs, save_figure
+from runners.arg_types import integer, real
 from runners.cmd_train import add_run_arguments, open_run_data, run_training, set_threads, train_config
 
 GENOTYPE_FILE = "best_genotype.json"  # the same name as a GP-bandit run's best cell
@@ -37,13 +38,13 @@ def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
     """Register `nas search diff` under the `nas search` verbs."""
     parser = verbs.add_parser("diff", help="differentiable search: train supergraphs, derive a cell per position")
     parser.add_argument("--supergraph", required=True, help="supergraph YAML (supergraphs/sg1.yaml, ...)")
-    parser.add_argument("--alpha", type=int, default=3, help="the sink keeps its top-alpha nodes (default 3)")
-    parser.add_argument("--beta", type=int, default=2, help="each kept node keeps its top-beta inputs (default 2)")
+    parser.add_argument("--alpha", type=integer(1, 1024), default=3, help="the sink keeps its top-alpha nodes (default 3)")
+    parser.add_argument("--beta", type=integer(1, 1024), default=2, help="each kept node keeps its top-beta inputs (default 2)")
     parser.add_argument("--backbone", default="tiny", help="backbone name (default tiny)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="settings for a quick run (explicit flags win)")
-    parser.add_argument("--arch-lr", type=float, default=TrainConfig.arch_lr,
+    parser.add_argument("--arch-lr", type=real(0, above=True), default=TrainConfig.arch_lr,
                         help=f"Adam learning rate of the architecture weights (default {TrainConfig.arch_lr})")
-    parser.add_argument("--arch-weight-decay", type=float, default=TrainConfig.arch_weight_decay,
+    parser.add_argument("--arch-weight-decay", type=real(0, 10), default=TrainConfig.arch_weight_decay,
                         help=f"weight decay of the architecture weights (default {TrainConfig.arch_weight_decay})")
     add_run_arguments(parser, default_stage="search")
     defaults = {a.dest: a.default for a in parser._actions}

@@ -153,7 +153,7 @@ def test_invalid_json_missing_genotype_and_cell_outside_space(tmp_path):
 
 def test_bad_arguments_are_one_line():
     code, _, err = run_nas("space", "sample", GPB, "--seed", "x")
-    assert_one_line_error(code, err, "invalid int value")
+    assert_one_line_error(code, err, "argument --seed: expected an integer, got 'x'")
     code, _, err = run_nas("spaces")
     assert_one_line_error(code, err, "invalid choice")
 

@@ -57,7 +57,11 @@ def test_data_synth_writes_a_folder_that_train_reads(tmp_path):
     (("--data", "no/such/folder"), ("--data must be 'synthetic' or a folder", "no/such/folder")),
     (("--cells", "missing.json"), ("genotype file not found: missing.json",)),
     (("--cells", "x.json", "--nonlocal"), ("not allowed with argument",)),
-    (("--lr", "-1"), ("lr must be a positive number",)),
+    (("--lr", "-1"), ("argument --lr: must be above 0",)),
+    (("--seed", "-1"), ("argument --seed: must be in 0 .. 4294967295",)),
+    (("--width", "nan"), ("argument --width: expected a finite number",)),
+    (("--frames", "10000000"), ("argument --frames: must be in 1 .. 4096",)),
+    (("--frames", "1000", "--size", "512"), ("need 105.5 GiB in memory, more than the 16 GiB limit",)),
     (("--frames", "1"), ("frames must be at least 4",)),
     (("--batch-size", "500"), ("fewer than one batch of 500",)),
 ])

@@ -126,7 +126,7 @@ def test_paper_column_counts_the_blocks_in_the_paper_backbone_or_says_why_not(tm
     (["--cells", "bad label=x.json"], ("a label is letters",)),
     (["--cells", "missing.json"], ("not found: missing.json",)),
     (["--stage", "search"], ("--stage must be train",)),
-    (["--seeds", "0"], ("--seeds must be at least 1",)),
+    (["--seeds", "0"], ("argument --seeds: must be in 1 .. 1000, got 0",)),
 ])
 def test_bad_compare_input_is_one_line_and_trains_nothing(tmp_path, extra, fragments):
     code, _, err = compare(tmp_path / "cmp", *extra)
@@ -187,7 +187,7 @@ def test_parallel_jobs_give_the_same_numbers_as_one_training_after_another(tmp_p
 
 def test_compare_refuses_jobs_below_one(tmp_path):
     code, _, err = compare(tmp_path / "cmp", "--jobs", "0")
-    assert_one_line_error(code, err, "--jobs must be at least 1")
+    assert_one_line_error(code, err, "argument --jobs: must be in 1 .. 1024, got 0")
     assert not (tmp_path / "cmp").exists()
 
 

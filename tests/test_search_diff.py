@@ -100,5 +100,5 @@ def test_bad_input_is_one_line(tmp_path):
     code, _, err = run_nas("search", "diff", "--supergraph", tmp_path / "none.yaml", "--out", tmp_path / "r")
     assert_one_line_error(code, err, "supergraph not found")
     code, _, err = run_nas("search", "diff", "--supergraph", SG1, "--alpha", "0", "--out", tmp_path / "r")
-    assert_one_line_error(code, err, "--alpha and --beta must be at least 1")
+    assert_one_line_error(code, err, "argument --alpha: must be in 1 .. 1024, got 0")
     assert not (tmp_path / "r").exists()

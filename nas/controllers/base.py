@@ -33,8 +33,10 @@ from typing import Any, ClassVar, Iterable
 import numpy as np
 
 from nas.errors import UserError
+from nas.io import short
 from nas.registry import Registry
 from nas.space.genotype import Genotype
+from nas.space.schema import check_type
 from nas.space.space import SearchSpace
 from nas.store import AskEvent, TellEvent
 
@@ -177,10 +179,17 @@ CONTROLLERS: Registry[type[Controller]] = Registry("controller")
 def make_controller(name: str, space: SearchSpace, seed: int = 0, **options: Any) -> Controller:
     """The controller `name` over `space`; unknown names or options are a one-line `UserError`."""
     cls = CONTROLLERS.get(name)
-    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "space", "seed")]
-    for option in options:
-        if option not in allowed:
-            raise UserError(f"controller {name!r} has no option {option!r} (options: {', '.join(allowed) or 'none'})")
+    parameters = {k: p for k, p in inspect.signature(cls.__init__).parameters.items() if k not in ("self", "space", "seed")}
+    for option, value in options.items():
+        if option not in parameters:
+            allowed = ", ".join(parameters) or "none"
+            raise UserError(f"controller {name!r} has no option {short(option)} (options: {allowed})")
+        default = parameters[option].default
+        if default is not inspect.Parameter.empty and default is not None:  # typed by its default
+            fail = lambda msg, option=option: UserError(f"controller {name!r} option {option!r}: {msg}")  # noqa: E731
+            check_type(value, type(default), fail)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise fail(f"expected a finite number, got {value}")
     return cls(space, seed=seed, **options)
 
 

@@ -47,6 +47,8 @@ TIME_REVERSED = (
 )
 DISTRACTORS = ("static", "noise")
 CLASSES = tuple(name for pair in TIME_REVERSED for name in pair) + DISTRACTORS  # the motion task
+MAX_BYTES = 16 * 2**30
+"""The most memory a synthetic dataset may take (it is generated and held as float32 clips)."""
 SPLITS = ("train", "val", "test", "search_train", "search_val")
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}  # search splits are views of train
 _DIGIT_POOLS = {"train": (0, 1, 2), "val": (3,), "test": (4,)}  # digit image index mod 5
@@ -97,6 +99,10 @@ class SyntheticConfig:
             raise UserError(f"synthetic data: noise must be between 0 and 1 (got {self.noise})")
         if min(self.split_sizes().values()) < 1:
             raise UserError(f"synthetic data: {self.num_videos} videos leave a split empty: {self.split_sizes()}")
+        need = self.num_videos * self.frames * self.size * self.size * 3 * 4  # float32 clips, held in memory
+        if need > MAX_BYTES:
+            raise UserError(f"synthetic data: {self.num_videos} videos of {self.frames} frames of {self.size}x{self.size} "
+                            f"need {need / 2**30:.1f} GiB in memory, more than the {MAX_BYTES / 2**30:.0f} GiB limit")
         return self
 
     def split_sizes(self) -> dict[str, int]:

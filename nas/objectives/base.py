@@ -20,6 +20,7 @@ such class with an ``evaluate`` method (and ``cost`` once FLOPs counting exists)
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -90,6 +91,8 @@ def make_objective(name: str, options: Mapping[str, Any] | None = None) -> Objec
             check_type(value, kind, lambda msg, key=key: UserError(f"objective {name!r} option {key!r}: {msg}"))
             if kind is float:
                 options[key] = float(value)
+                if not math.isfinite(options[key]):
+                    raise UserError(f"objective {name!r} option {key!r}: expected a finite number, got {value}")
     objective = cls(**options)
     check = getattr(objective, "check", None)
     if check is not None:
