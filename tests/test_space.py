@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import yaml
 
+from nas.errors import UserError
 from nas.space import load_space
 from nas.space.dsl import parse_space
-from tests.conftest import SPACES, run_nas
+from tests.conftest import ROOT, SPACES, run_nas
 
 
 def rooted_tree_count(labels: int) -> Fraction:
@@ -117,3 +120,26 @@ def test_space_file_round_trips_through_yaml(tmp_path):
     path = tmp_path / "copy.yaml"
     path.write_text(yaml.safe_dump(data))
     assert load_space(str(path)) == load_space("search_spaces/attentionnas.yaml")
+
+
+def test_sizes_beyond_the_documented_limits_are_refused_quickly(tmp_path):
+    """Upper bounds (nas.space.limits) checked before any work: no hang, one line."""
+    import time
+
+    from nas.space.limits import MAX_CHOICES, MAX_OPS, MAX_SIZE
+
+    base = yaml.safe_load((ROOT / "search_spaces" / "attentionnas_gpb.yaml").read_text())
+    cases = {
+        "num_ops": (lambda d: d["cell"].update(num_ops=1_000_000), f"must be in 1 .. {MAX_OPS}"),
+        "choices": (lambda d: d["preprocess"].update(height=list(range(1, 30_001))), f"at most {MAX_CHOICES} choices"),
+        "size": (lambda d: d["preprocess"].update(frames=[8, MAX_SIZE + 1]), f"must be at most {MAX_SIZE}"),
+    }
+    for name, (edit, fragment) in cases.items():
+        data = copy.deepcopy(base)
+        edit(data)
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        started = time.perf_counter()
+        with pytest.raises(UserError, match=re.escape(fragment)):
+            load_space(str(path))
+        assert time.perf_counter() - started < 10, name  # a bound against hangs, not a speed claim

@@ -227,3 +227,17 @@ def test_supergraph_model_derives_one_cell_per_position():
     assert derived.cells["s2"].combine.outputs == (1, 2) and derived.cells["s3"].combine.outputs == (1, 6)
     fixed = build_model("tiny", derived, num_classes=5)
     assert fixed(torch.randn(1, 3, 8, 32, 32)).shape == (1, 5)
+
+
+def test_a_supergraph_beyond_the_node_limit_is_refused():
+    from nas.errors import UserError
+    from nas.space.limits import MAX_LEVELS, MAX_NODES
+    from nas.supergraph.spec import parse_supergraph
+
+    node = {"kind": "dot_product", "choices": {"dimension": "spatial"}}
+    base = {"schema": "attention-nas/supergraph@1", "name": "big", "kv_source": "cell_input",
+            "preprocess": {"channels": 0.25, "height": 7, "width": 7, "frames": 8}}
+    with pytest.raises(UserError, match=f"at most {MAX_NODES} nodes in all, got 5000"):
+        parse_supergraph({**base, "levels": [[node] * 2500, [node] * 2500]})
+    with pytest.raises(UserError, match=f"must be in 1 .. {MAX_LEVELS}, got 1000"):
+        parse_supergraph({**base, "levels": 1000, "nodes": [node]})

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 from torch import nn
 
 from nas.errors import UserError
+from nas.io import short
 from nas.registry import Registry
 from nas.space.genotype import ChoiceValue, OpSpec
 from nas.space.variables import same_value
@@ -52,7 +53,7 @@ class Choice:
         if self.values:
             if any(same_value(value, v) for v in self.values):
                 return None
-            return f"must be one of {', '.join(map(repr, self.values))}, got {value!r}"
+            return f"must be one of {', '.join(map(repr, self.values))}, got {short(value)}"
         if self.check is not None:
             return self.check(value)
         return None
@@ -102,14 +103,14 @@ class OpRegistry(Registry[OpKind]):
     def resolve_choices(self, kind: str, choices: Mapping[str, Any], where: str = "op") -> dict[str, ChoiceValue]:
         """Check `choices` against kind `kind` and fill in defaults; errors name `where`."""
         if kind not in self:
-            raise UserError(f"{where}.kind: unknown op kind {kind!r} (known: {', '.join(sorted(self))})")
+            raise UserError(f"{where}.kind: unknown op kind {short(kind)} (known: {', '.join(sorted(self))})")
         entry = self.get(kind)
         resolved: dict[str, ChoiceValue] = {}
         for name, value in choices.items():
             choice = entry.choice_by_name.get(name)
             if choice is None:
                 known = ", ".join(entry.choice_by_name) or "none"
-                raise UserError(f"{where}.choices.{name}: op kind {kind!r} has no such choice (choices: {known})")
+                raise UserError(f"{where}.choices.{name}: op kind {short(kind)} has no such choice (choices: {known})")
             problem = choice.problem(value)
             if problem:
                 raise UserError(f"{where}.choices.{name}: {problem}")

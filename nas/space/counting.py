@@ -19,6 +19,7 @@ import networkx as nx
 from networkx.algorithms.isomorphism import DiGraphMatcher
 
 from nas.errors import UserError
+from nas.io import short
 from nas.space.canonical import _serialise, canonical_order
 from nas.space.genotype import Combine, Genotype, OpInput, OpSpec, Preprocess
 from nas.space.variables import parse_subset
@@ -56,7 +57,7 @@ def wiring_shapes(space: "SearchSpace") -> list[Genotype]:
     """One unlabelled genotype (every op the same dummy label) per distinct wiring shape."""
     subsets = [space.input_subsets(k) for k in range(1, space.num_ops + 1)]
     if math.prod(len(s) for s in subsets) > MAX_WIRINGS:
-        raise UserError(f"space {space.name!r} has too many wirings to count exactly (> {MAX_WIRINGS})")
+        raise UserError(f"space {short(space.name)} has too many wirings to count exactly (> {MAX_WIRINGS})")
     pre = Preprocess(1, 1, 1, 1)
     shapes: dict[str, Genotype] = {}
     for wiring in itertools.product(*subsets):

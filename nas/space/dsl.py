@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.io import short
 from nas.space.genotype import KV_SOURCES
+from nas.space.limits import MAX_CHOICES, MAX_OPS
 from nas.space.schema import Fields
 from nas.space.space import SPACE_SCHEMA, KindChoices, SearchSpace
 from nas.space.variables import same_value
@@ -18,13 +20,13 @@ def parse_space(data: Any, source: str = "search space") -> SearchSpace:
     name = doc.get("name", str)
     cell = doc.sub("cell").only(("num_ops", "inputs_per_op", "kv_source"))
     num_ops = cell.get("num_ops", int)
-    if num_ops < 1:
-        raise cell.fail("num_ops", f"must be at least 1, got {num_ops}")
+    if not 1 <= num_ops <= MAX_OPS:
+        raise cell.fail("num_ops", f"must be in 1 .. {MAX_OPS}, got {num_ops}")
     min_inputs, max_inputs = _inputs_per_op(cell)
     kv_sources = _choice_list(cell, "kv_source", str)
     for i, kv in enumerate(kv_sources):
         if kv not in KV_SOURCES:
-            raise cell.fail(f"kv_source[{i}]", f"must be one of {', '.join(KV_SOURCES)}, got {kv!r}")
+            raise cell.fail(f"kv_source[{i}]", f"must be one of {', '.join(KV_SOURCES)}, got {short(kv)}")
     pre = doc.sub("preprocess").only(("channels", "height", "width", "frames"))
     lists = {n: _choice_list(pre, n, float if n == "channels" else int) for n in ("channels", "height", "width", "frames")}
     for size, values in lists.items():
@@ -73,10 +75,12 @@ def _choice_list(doc: Fields, key: str, kind: type) -> list[Any]:
     values = value if isinstance(value, list) else [value]
     if not values:
         raise doc.fail(key, "the list of choices is empty")
+    if len(values) > MAX_CHOICES:
+        raise doc.fail(key, f"at most {MAX_CHOICES} choices, got {len(values)}")
     for i, item in enumerate(values):
         Fields({key: item}, doc.path, doc.source).get(key, kind)
         if any(same_value(item, other) for other in values[:i]):
-            raise doc.fail(f"{key}[{i}]", f"duplicate choice {item!r}")
+            raise doc.fail(f"{key}[{i}]", f"duplicate choice {short(item)}")
     return values
 
 
@@ -90,7 +94,7 @@ def _kinds(doc: Fields) -> tuple[KindChoices, ...]:
     kinds = []
     for kind in doc.data:
         if kind not in OPS:
-            raise doc.fail(str(kind), f"unknown op kind {kind!r} (known: {', '.join(sorted(OPS))})")
+            raise doc.fail(str(kind), f"unknown op kind {short(kind)} (known: {', '.join(sorted(OPS))})")
         entry = OPS.get(kind)
         body = doc.sub(kind, {}) if doc.data[kind] is None else doc.sub(kind)
         body.only(entry.choice_by_name)

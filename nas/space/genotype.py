@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from nas.errors import UserError
-from nas.io import load_json, parse_json
+from nas.io import load_json, parse_json, short
 from nas.space.schema import Fields
 
 GENOTYPE_SCHEMA = "attention-nas/genotype@1"
@@ -201,7 +201,7 @@ class ModelGenotype:
         unknown = [p for p in self.cells if p not in positions]
         if unknown:
             raise UserError(
-                f"model genotype names insertion position {unknown[0]!r}, "
+                f"model genotype names insertion position {short(unknown[0])}, "
                 f"which this backbone does not have (it has: {', '.join(positions)})"
             )
         return {p: self.cells[p] for p in positions if p in self.cells}

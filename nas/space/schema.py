@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from nas.errors import UserError
+from nas.io import short
 
 
 class Fields:
@@ -61,7 +62,7 @@ class Fields:
         """The document's `schema` key, which must be `expected`."""
         schema = self.get("schema", str)
         if schema != expected:
-            raise self.fail("schema", f"expected {expected!r}, got {schema!r}")
+            raise self.fail("schema", f"expected {expected!r}, got {short(schema)}")
         return schema
 
     def one_of(self, key: str, allowed: Iterable[str]) -> str:
@@ -69,7 +70,7 @@ class Fields:
         allowed = tuple(allowed)
         value = self.get(key, str)
         if value not in allowed:
-            raise self.fail(key, f"must be one of {', '.join(allowed)}, got {value!r}")
+            raise self.fail(key, f"must be one of {', '.join(allowed)}, got {short(value)}")
         return value
 
     def sub(self, key: str, default: Any = ...) -> "Fields":
@@ -114,7 +115,7 @@ def check_type(value: Any, kind: type | tuple[type, ...], fail) -> None:
         ok = isinstance(value, kinds)
     if not ok:
         names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
-        raise fail(f"expected {names}, got {type_name(value)} {value!r}")
+        raise fail(f"expected {names}, got {type_name(value)} {short(value)}")
 
 
 _KIND_NAMES = {int: "integer", float: "number", str: "string", bool: "boolean", list: "list", dict: "mapping"}

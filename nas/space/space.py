@@ -35,7 +35,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from nas.errors import UserError
-from nas.io import load_yaml
+from nas.io import load_yaml, short
 from nas.space.genotype import KV_SOURCES, Combine, Genotype, OpInput, OpSpec, Preprocess
 from nas.space.schema import Fields
 from nas.space.variables import Variable, format_subset, parse_subset, same_value
@@ -113,7 +113,7 @@ class SearchSpace:
     def to_params(self, genotype: Genotype) -> dict[str, Any]:
         """The variable assignment of `genotype`; `UserError` if the cell is not in this space."""
         if len(genotype.ops) != self.num_ops:
-            raise UserError(f"cell is not in space {self.name!r}: it has {len(genotype.ops)} ops, the space {self.num_ops}")
+            raise UserError(f"cell is not in space {short(self.name)}: it has {len(genotype.ops)} ops, the space {self.num_ops}")
         position = {0: 0, **{spec.id: i + 1 for i, spec in enumerate(genotype.ops)}}
         pre = genotype.preprocess
         params: dict[str, Any] = {"kv_source": genotype.kv_source}
@@ -125,7 +125,7 @@ class SearchSpace:
             params[f"op{k}.inputs"] = format_subset([position[e.source] for e in spec.inputs])
         self._check_params(params)
         if self.from_params(params) != _renumbered(genotype, position):
-            raise UserError(f"cell is not in space {self.name!r} (input weights or combination differ)")
+            raise UserError(f"cell is not in space {short(self.name)} (input weights or combination differ)")
         return params
 
     def _check_params(self, params: dict[str, Any]) -> None:
@@ -133,15 +133,15 @@ class SearchSpace:
         for var in variables:
             if var.is_active(params):
                 if var.name not in params:
-                    raise UserError(f"cell is not in space {self.name!r}: {var.name} is missing")
+                    raise UserError(f"cell is not in space {short(self.name)}: {var.name} is missing")
                 try:
                     var.index(params[var.name])
                 except ValueError as exc:
-                    raise UserError(f"cell is not in space {self.name!r}: {exc}") from None
+                    raise UserError(f"cell is not in space {short(self.name)}: {exc}") from None
         known = {var.name for var in variables}
         extra = sorted(set(params) - known)
         if extra:
-            raise UserError(f"cell is not in space {self.name!r}: {extra[0]} is not a variable of it")
+            raise UserError(f"cell is not in space {short(self.name)}: {extra[0]} is not a variable of it")
 
     def contains(self, genotype: Genotype) -> bool:
         """Whether `genotype` is a cell of this space."""
@@ -232,7 +232,7 @@ class SearchSpace:
     def enumerate(self, limit: int = 200_000) -> list[Genotype]:
         """One genotype per distinct cell (by canonical key); only for spaces of at most `limit` assignments."""
         if self.raw_size() > limit:
-            raise UserError(f"space {self.name!r} has {self.raw_size()} assignments, more than the limit {limit}")
+            raise UserError(f"space {short(self.name)} has {self.raw_size()} assignments, more than the limit {limit}")
         seen: dict[str, Genotype] = {}
         for params in self.assignments():
             genotype = self.from_params(params)

@@ -7,6 +7,7 @@ from typing import Any
 
 import networkx as nx
 
+from nas.io import short
 from nas.space.genotype import (
     COMBINE_MODES,
     EVERYWHERE,
@@ -20,6 +21,7 @@ from nas.space.genotype import (
     OpSpec,
     Preprocess,
 )
+from nas.space.limits import MAX_OPS, MAX_POSITIONS, MAX_SIZE
 from nas.space.schema import Fields
 
 _SCALAR = (str, int, float, bool)
@@ -32,7 +34,10 @@ def parse_genotype(doc: Fields, check_ops: bool = True, require_schema: bool = T
         doc.schema(GENOTYPE_SCHEMA)
     kv_source = doc.one_of("kv_source", KV_SOURCES)
     preprocess = parse_preprocess(doc.sub("preprocess"))
-    ops = tuple(_parse_op(item, check_ops) for item in _non_empty(doc, "ops"))
+    items = _non_empty(doc, "ops")
+    if len(items) > MAX_OPS:
+        raise doc.fail("ops", f"at most {MAX_OPS} ops per cell, got {len(items)}")
+    ops = tuple(_parse_op(item, check_ops) for item in items)
     _check_graph(doc, ops)
     combine = _parse_combine(doc.sub("combine"), ops)
     genotype = Genotype(kv_source, preprocess, ops, combine, dict(doc.get("meta", dict, {})))
@@ -56,7 +61,9 @@ def preprocess_problem(name: str, value: int | float) -> str | None:
     """Why `value` is not a valid pre-processing size `name`, or None."""
     if name == "channels" and isinstance(value, float):
         return None if 0.0 < value < 1.0 else f"a fraction must lie in (0, 1), got {value}"
-    return None if value >= 1 else f"must be at least 1, got {value}"
+    if value < 1:
+        return f"must be at least 1, got {value}"
+    return None if value <= MAX_SIZE else f"must be at most {MAX_SIZE}, got {value}"
 
 
 def _non_empty(doc: Fields, key: str) -> list[Fields]:
@@ -75,7 +82,7 @@ def _parse_op(doc: Fields, check_ops: bool) -> OpSpec:
     choices_doc = doc.sub("choices", {})
     for name, value in choices_doc.data.items():
         if not isinstance(value, _SCALAR):
-            raise choices_doc.fail(str(name), f"a choice must be a string, number or boolean, got {value!r}")
+            raise choices_doc.fail(str(name), f"a choice must be a string, number or boolean, got {short(value)}")
     choices = dict(choices_doc.data)
     if check_ops:
         from nas.ops import OPS
@@ -135,7 +142,7 @@ def _parse_combine(doc: Fields, ops: tuple[OpSpec, ...]) -> Combine:
         raise doc.fail("outputs", "must name at least one op")
     for i, out in enumerate(outputs):
         if isinstance(out, bool) or not isinstance(out, int) or out not in ids:
-            raise doc.fail(f"outputs[{i}]", f"must be the id of an op, got {out!r}")
+            raise doc.fail(f"outputs[{i}]", f"must be the id of an op, got {short(out)}")
     if len(set(outputs)) != len(outputs):
         raise doc.fail("outputs", "an op is listed twice")
     weights = doc.get("weights", list, None, allow_none=True)
@@ -146,7 +153,7 @@ def _parse_combine(doc: Fields, ops: tuple[OpSpec, ...]) -> Combine:
             raise doc.fail("weights", "sum needs one weight per output")
         for i, w in enumerate(weights):
             if isinstance(w, bool) or not isinstance(w, (int, float)) or not (math.isfinite(w) and w > 0):
-                raise doc.fail(f"weights[{i}]", f"must be a positive finite number, got {w!r}")
+                raise doc.fail(f"weights[{i}]", f"must be a positive finite number, got {short(w)}")
         weights = tuple(float(w) for w in weights)
     return Combine(mode, tuple(outputs), weights)
 
@@ -168,11 +175,13 @@ def parse_model_genotype(doc: Fields) -> ModelGenotype:
     if schema == GENOTYPE_SCHEMA:
         return ModelGenotype.everywhere(parse_genotype(doc))
     if schema != MODEL_SCHEMA:
-        raise doc.fail("schema", f"expected {MODEL_SCHEMA!r} or {GENOTYPE_SCHEMA!r}, got {schema!r}")
+        raise doc.fail("schema", f"expected {MODEL_SCHEMA!r} or {GENOTYPE_SCHEMA!r}, got {short(schema)}")
     doc.only(("schema", "cells", "meta"))
     cells_doc = doc.sub("cells")
     if not cells_doc.data:
         raise cells_doc.fail(None, "must map at least one insertion position to a cell")
+    if len(cells_doc.data) > MAX_POSITIONS:
+        raise cells_doc.fail(None, f"at most {MAX_POSITIONS} positions, got {len(cells_doc.data)}")
     if EVERYWHERE in cells_doc.data and len(cells_doc.data) > 1:
         raise cells_doc.fail(EVERYWHERE, "'*' (every position) cannot be mixed with named positions")
     cells = {

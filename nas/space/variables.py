@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nas.io import short
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Variable:
         for i, choice in enumerate(self.choices):
             if same_value(value, choice):
                 return i
-        raise ValueError(f"{self.name}: {value!r} is not one of {list(self.choices)}")
+        raise ValueError(f"{self.name}: {short(value)} is not one of {list(self.choices)}")
 
     def encode(self, value: Any | None) -> list[float]:
         """The numeric block: one-hot (multi-hot for inputs); all zeros when inactive."""

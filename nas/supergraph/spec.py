@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from nas.io import load_yaml
 from nas.space.genotype import KV_SOURCES, ChoiceValue, Preprocess
+from nas.space.limits import MAX_LEVELS, MAX_NODES
 from nas.space.schema import Fields
 from nas.space.validate import parse_preprocess
 
@@ -78,7 +79,12 @@ def parse_supergraph(data: Any, source: str = "supergraph") -> Supergraph:
     kv_source = doc.one_of("kv_source", KV_SOURCES)
     preprocess = parse_preprocess(doc.sub("preprocess"))
     nodes = []
-    for level, items in enumerate(_levels(doc)):
+    levels = _levels(doc)
+    if len(levels) > MAX_LEVELS:
+        raise doc.fail("levels", f"at most {MAX_LEVELS} levels, got {len(levels)}")
+    if sum(len(items) for items in levels) > MAX_NODES:
+        raise doc.fail("levels", f"at most {MAX_NODES} nodes in all, got {sum(len(items) for items in levels)}")
+    for level, items in enumerate(levels):
         if not items:
             raise doc.fail(f"levels[{level}]" if not doc.has("nodes") else "nodes", "a level needs at least one node")
         for item in items:
@@ -95,8 +101,8 @@ def _levels(doc: Fields) -> list[list[Fields]]:
         raise doc.fail("levels", "missing required key")
     levels = doc.data["levels"]
     if isinstance(levels, int) and not isinstance(levels, bool):
-        if levels < 1:
-            raise doc.fail("levels", f"must be at least 1, got {levels}")
+        if not 1 <= levels <= MAX_LEVELS:
+            raise doc.fail("levels", f"must be in 1 .. {MAX_LEVELS}, got {levels}")
         nodes = doc.items_of("nodes")
         return [[Fields(n.data, f"{n.path}", n.source) for n in nodes] for _ in range(levels)]
     raw = doc.get("levels", list)
