@@ -25,6 +25,8 @@ from typing import Any, Iterator, Mapping, Sequence
 from nas.errors import UserError
 from nas.space.genotype import Genotype
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file."""
 STORE_SCHEMA = "attention-nas/trial-store@1"
 STATES = ("pending", "running", "complete", "failed", "over_budget")
 FINISHED = ("complete", "failed", "over_budget")
@@ -144,12 +146,16 @@ class TrialStore:
         path = Path(path)
         if not path.is_file():
             raise UserError(f"trial store not found: {path}")
+        with open(path, "rb") as handle:  # refuse other files before SQLite adds -wal/-shm files next to them
+            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                raise UserError(f"{path} is not a trial store (not an SQLite database)")
         try:
             db = _connect(path)
             row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{path} is not a trial store: {exc}") from None
         if row is None or json.loads(row[0]) != STORE_SCHEMA:
+            db.close()
             raise UserError(f"{path} is not a trial store of schema {STORE_SCHEMA}")
         return cls(db, path)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Callable
 
 
 from nas.budget import FlopsBudget, pareto_front
 from nas.errors import UserError
-from nas.io import atomic_write_json, atomic_write_text, parse_assignments, read_text
+from nas.io import atomic_write_json, atomic_write_text, load_json, parse_assignments, read_text
 from nas.space import load_space
 from nas.store import TrialStore
 from runners.arg_types import SEED, integer, real
@@ -121,7 +121,8 @@ def run_gpb(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     check_setup(config, args.space)
     run = RunFolder.create(args.out, config, read_text(args.space, "search space"), sys.argv[1:])
-    return run_session(run, config)
+    with run.lock():
+        return run_session(run, config)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -129,19 +130,24 @@ def run_resume(args: argparse.Namespace) -> int:
     if is_diff_run(args.run):
         return resume_diff(args.run)
     run = RunFolder.open(args.run)
-    config = run.config()
-    for name in ("trials", "workers", "address"):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
-    config.check()
-    check_setup(config, str(run.space_path))
-    run.save_config(config)
-    run.add_session(sys.argv[1:], config.seed)
-    return run_session(run, config)
+    with run.lock():
+        config = run.config()
+        for name in ("trials", "workers", "address"):
+            if getattr(args, name) is not None:
+                setattr(config, name, getattr(args, name))
+        config.check()
+        check_setup(config, str(run.space_path))
+
+        def record() -> None:  # only once nothing can refuse any more: a refused resume writes nothing
+            run.save_config(config)
+            run.add_session(sys.argv[1:], config.seed)
+
+        return run_session(run, config, record)
 
 
-def run_session(run: RunFolder, config: SearchConfig) -> int:
-    """Rebuild the controller from the store and run trials until the search is done."""
+def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None] | None = None) -> int:
+    """Rebuild the controller from the store and run trials until the search is done (`record`, if
+    given, is called once the store, controller and objective are built, before any trial)."""
     import optuna
 
     from nas.controllers import rebuild_controller
@@ -156,13 +162,15 @@ def run_session(run: RunFolder, config: SearchConfig) -> int:
         objective = make_objective(config.objective, config.objective_options)
         driver = SearchDriver(run, config, controller, store, objective, budget_of(config),
                               echo=lambda line: print(line, flush=True))
+        if record is not None:
+            record()
         where = config.address or "Ray inside this process"
         print(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
               f"{config.trials} trials, {config.workers} workers, {where}", flush=True)
         if not driver.done():
             ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
             try:
-                sessions = len(json.loads(run.provenance_path.read_text())["sessions"])
+                sessions = len(load_json(run.provenance_path, "provenance")["sessions"])
                 ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,
                                     config.gpus_per_trial)
             finally:

@@ -12,26 +12,34 @@ Layout::
     RUN/best_cell.png        its diagram
     RUN/pareto.json          score versus FLOPs Pareto front (when FLOPs are counted)
     RUN/ray/                 Ray Tune's own records of the trials
+    RUN/.lock                the process driving the search holds it (`RunFolder.lock`)
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import math
 import os
 import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from nas.budget import DEFAULT_PENALTY
 from nas.errors import UserError
-from nas.io import atomic_write_json, atomic_write_text, load_json, read_text
+from nas.io import atomic_write_json, atomic_write_text, load_json, read_text, short
+from nas.space.schema import check_type
 from nas.store import TrialStore
+from runners.arg_types import SEED_MAX
 
 CONFIG_SCHEMA = "attention-nas/search-run@1"
+LOCK_NAME = ".lock"  # RunFolder.lock
 
 DEFAULT_OBJECTIVE = "train"  # train the backbone with the cell, score on search-val
 PRESETS: dict[str, dict[str, Any]] = {
@@ -62,24 +70,46 @@ class SearchConfig:
     space_source: str = ""  # where the space was read from (the run uses its copy)
 
     def check(self) -> None:
-        """Refuse impossible values with a one-line `UserError`."""
-        for name in ("trials", "workers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name} must be at least 1, got {getattr(self, name)}")
-        if self.retries < 0:
-            raise UserError(f"--retries must be non-negative, got {self.retries}")
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise UserError("--cpus-per-trial must be positive and --gpus-per-trial non-negative")
+        """Refuse impossible values with a one-line `UserError` (the CLI's bounds, for a stored config too)."""
+        bounds = {"trials": (1, 1_000_000), "workers": (1, 4096), "seed": (0, SEED_MAX), "retries": (0, 100)}
+        for name, (low, high) in bounds.items():
+            if not low <= getattr(self, name) <= high:
+                raise UserError(f"--{name.replace('_', '-')} must be in {low} .. {high}, got {getattr(self, name)}")
+        numbers = {"cpus_per_trial": (0, 1024), "gpus_per_trial": (0, 64), "flops_penalty": (0, 10),
+                   "max_gflops": (0, None), "target_gflops": (0, None)}
+        for name, (low, high) in numbers.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            strict = name in ("cpus_per_trial", "max_gflops", "target_gflops")
+            if not math.isfinite(value) or value < low or (strict and value == low) or (high is not None and value > high):
+                where = f"{'above' if strict else 'at least'} {low}" + (f" and at most {high}" if high else "")
+                raise UserError(f"--{name.replace('_', '-')} must be a finite number {where}, got {value}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str) -> "SearchConfig":
-        """The config stored in a run folder (unknown keys refused)."""
-        known = {f.name for f in fields(cls)}
-        body = {k: v for k, v in data.items() if k != "schema"}
-        unknown = sorted(set(body) - known)
-        if data.get("schema") != CONFIG_SCHEMA or unknown:
+    def from_dict(cls, data: Any, source: str) -> "SearchConfig":
+        """The config stored in a run folder: unknown keys, wrong types and impossible values refused."""
+        if not isinstance(data, dict) or data.get("schema") != CONFIG_SCHEMA:
             raise UserError(f"{source}: not a search-run config of schema {CONFIG_SCHEMA}")
-        return cls(**body)
+        body = {k: v for k, v in data.items() if k != "schema"}
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(body) - set(known))
+        if unknown:
+            raise UserError(f"{source}: unknown key {short(unknown[0])} in a search-run config")
+        for name, value in body.items():
+            annotation = str(known[name].type)
+            if value is None and "None" in annotation:
+                continue
+            kind = {"int": int, "float": float, "str": str, "dict": dict}[annotation.split("[")[0].split(" ")[0]]
+            check_type(value, kind, lambda msg, name=name: UserError(f"{source}: {name}: {msg}"))
+            if kind is dict and not all(isinstance(k, str) for k in value):
+                raise UserError(f"{source}: {name}: keys must be strings")
+        config = cls(**body)
+        try:
+            config.check()
+        except UserError as exc:
+            raise UserError(f"{source}: {exc}") from None
+        return config
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with the schema name."""
@@ -105,23 +135,55 @@ class RunFolder:
     def create(cls, path: str | Path, config: SearchConfig, space_text: str, argv: list[str]) -> "RunFolder":
         """A new run folder with an empty store; an existing non-empty folder is refused (resume it instead).
 
-        If anything fails on the way, a folder this call made is removed again.
+        The folder is built under a hidden temporary name next to it and renamed into place, so a
+        kill at any moment leaves either no run folder or a complete one (and at most a hidden
+        ``.NAME.partial-*`` folder, which the next `create` of the same name removes).
         """
         run = cls(path)
         if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
             raise UserError(f"{path} already exists and is not empty (continue a run with: nas search resume {path})")
-        made = not run.path.exists()
+        run.path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in run.path.parent.glob(f".{run.path.name}.partial-*"):  # left by a killed create
+            shutil.rmtree(stale, ignore_errors=True)
+        partial = cls(tempfile.mkdtemp(prefix=f".{run.path.name}.partial-", dir=run.path.parent))
         try:
-            run.path.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(run.space_path, space_text)
-            run.save_config(config)
-            run.add_session(argv, config.seed)
-            TrialStore.create(run.store_path, {"controller": config.controller, "seed": config.seed}).close()
+            atomic_write_text(partial.space_path, space_text)
+            partial.save_config(config)
+            partial.add_session(argv, config.seed)
+            TrialStore.create(partial.store_path, {"controller": config.controller, "seed": config.seed}).close()
+            if run.path.is_dir():
+                run.path.rmdir()  # the empty folder the user made for it
+            os.rename(partial.path, run.path)
         except BaseException:
-            if made:
-                shutil.rmtree(run.path, ignore_errors=True)
+            shutil.rmtree(partial.path, ignore_errors=True)
             raise
         return run
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run folder for one process (an advisory lock on RUN/.lock, released when the
+        process ends, however it ends); a second driver on the same folder gets a one-line refusal."""
+        fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+                raise UserError(f"{self.path} is in use by another nas process (pid {holder}); wait for it or stop it") \
+                    from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            self._remove_temporaries()
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _remove_temporaries(self) -> None:
+        """Delete the atomic writer's temporaries a killed process left (only the lock holder writes here)."""
+        for name in (self.config_path, self.provenance_path, self.best_path, self.pareto_path,
+                     self.path / "best_cell.png"):
+            for stale in self.path.glob(f".{name.stem}.*{name.suffix}"):
+                stale.unlink(missing_ok=True)
 
     @classmethod
     def open(cls, path: str | Path) -> "RunFolder":
@@ -147,7 +209,10 @@ class RunFolder:
 
     def add_session(self, argv: list[str], seed: int) -> None:
         """Append this session's provenance (command line, seed, version, git commit, ...)."""
-        sessions = load_json(self.provenance_path, "provenance")["sessions"] if self.provenance_path.exists() else []
+        kept = load_json(self.provenance_path, "provenance") if self.provenance_path.exists() else {"sessions": []}
+        sessions = kept.get("sessions") if isinstance(kept, dict) else None
+        if not isinstance(sessions, list):
+            raise UserError(f"{self.provenance_path}: expected {{\"sessions\": [...]}}")
         sessions.append(provenance(argv, seed))
         atomic_write_json(self.provenance_path, {"sessions": sessions})
 
