@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import socket
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -41,6 +42,11 @@ def connect(address: str | None, workers: int, cpus_per_trial: float) -> None:
 
     quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if address is None:  # GPUs as Ray detects them; CPUs as many as the trials at once ask for
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+            # Ray's servers listen on every interface (Ray has no loopback-only setting); its token
+            # authentication, on by default, is what keeps others from running code here
+            print("nas: warning: RAY_AUTH_MODE=disabled: the Ray this search starts accepts connections from anyone "
+                  "who can reach this machine; unset it to keep Ray's token authentication", file=sys.stderr)
         ray.init(address="local", num_cpus=max(1, math.ceil(workers * cpus_per_trial)), **quiet)
         return
     check_address(address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -27,7 +28,8 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 GPB = str(ROOT / "search_spaces" / "attentionnas_gpb.yaml")
-ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONUNBUFFERED": "1"}
+ENV = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16),
+       "PYTHONUNBUFFERED": "1"}  # Ray's token authentication, as the README tells cluster users to keep it
 QUICK = ["--preset", "quick", "--workers", "1", "--seed", "3", "--objective", "toy"]
 
 
@@ -181,3 +183,20 @@ def test_training_trials_are_reproducible_and_record_flops(tmp_path):
     assert all(r.gflops is not None and r.gflops > 0 and r.params > 0 for r in records)
     assert {"val_top5", "val_pair_accuracy", "train_seconds"} <= set(records[0].metrics)
     assert (runs[0] / "best_genotype.json").is_file() and (runs[0] / "best_cell.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_in_process_ray_keeps_token_authentication_and_warns_when_it_is_turned_off():
+    """Ray's servers listen on every interface: the cluster a search starts for itself keeps Ray's
+    token authentication (its default), and a user who turned it off is told what that means."""
+    script = ("from runners.ray_backend import connect; connect(None, 1, 1.0); "
+              "from ray._private.authentication.authentication_utils import is_token_auth_enabled; "
+              "import ray; print(is_token_auth_enabled()); ray.shutdown()")
+    plain = {k: v for k, v in ENV.items() if not k.startswith("RAY_AUTH")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=plain, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True" and "RAY_AUTH_MODE=disabled" not in done.stderr
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={**plain, "RAY_AUTH_MODE": "disabled"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert "nas: warning: RAY_AUTH_MODE=disabled: the Ray this search starts accepts connections" in done.stderr
