@@ -9,6 +9,7 @@ Running the same command again on a run folder with a checkpoint resumes it.  Un
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from dataclasses import asdict
@@ -149,19 +150,27 @@ def run_training(
     their mean in result.json's ``test_curve``), without changing what the training computes.
     """
     world, out = world_from_env(), Path(args.out)
+    check_training_folder(out)
     if test_curve and data.test is not None:
         record_extra = _with_test_scores(record_extra, data, config)
     created = init_process_group(world, resolve_device(config.device, world))
+    fresh = not (out / "checkpoint.pt").exists()
     try:
-        if world.is_main and not (out / "checkpoint.pt").exists():  # a resumed run keeps its first record
+        if world.is_main and fresh:  # a resumed run keeps its first record
             atomic_write_json(out / "run.json", {**run_record(args, config), **(run_info or {})})
         try:
             result = train(model, data.train, data.val, config, out, data.pairs,
                            on_epoch=lambda r: print(epoch_line(r, config.epochs), flush=True),
                            record_extra=record_extra)
         except NonFiniteLoss as exc:
-            kept = f"; the last finished epoch is kept in {out}" if (out / "checkpoint.pt").exists() else ""
-            raise UserError(f"training diverged: {exc}; try a lower --lr{kept}") from None
+            if not (out / "checkpoint.pt").exists():
+                if world.is_main and fresh:  # nothing finished: leave no run folder behind
+                    (out / "run.json").unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        out.rmdir()  # only when it is empty
+                raise UserError(f"training diverged: {exc}; try a lower --lr") from None
+            raise UserError(f"training diverged: {exc}; try a lower --lr; the last finished epoch is kept in {out}") \
+                from None
         test = None
         if data.test is not None:
             device = next(model.parameters()).device
@@ -228,6 +237,15 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 
 def _pair(value: float | None) -> str:
     return f" pair {100 * value:.1f}%" if value is not None else ""
+
+
+def check_training_folder(out: Path) -> None:
+    """Refuse to train into a folder that holds something else (a search run, a dataset, ...)."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / "run.json").is_file():
+        what = "a search run" if (out / "trials.db").exists() else "files of something else"
+        raise UserError(f"{out} holds {what}, not a training run; train into an empty or new folder")
 
 
 def run_record(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:

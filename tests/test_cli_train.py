@@ -85,7 +85,17 @@ def test_a_diverging_run_stops_with_one_line(tmp_path):
     code, _, err = run_nas("train", "--backbone", "tiny", *SMALL, *QUICK, "--lr", "1e30", "--warmup-epochs", "0",
                            "--out", tmp_path / "run")
     assert_one_line_error(code, err, "training diverged: the training loss is ", "at epoch 1", "lower --lr")
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    assert not (tmp_path / "run").exists()  # nothing finished, nothing left behind
+
+
+def test_training_into_a_folder_of_something_else_is_refused_before_any_work(tmp_path):
+    search = tmp_path / "search"
+    search.mkdir()
+    (search / "trials.db").write_bytes(b"x")
+    (search / "config.json").write_text("{}")
+    code, _, err = run_nas("train", "--backbone", "tiny", *SMALL, *QUICK, "--out", search)
+    assert_one_line_error(code, err, "holds a search run, not a training run")
+    assert sorted(p.name for p in search.iterdir()) == ["config.json", "trials.db"]
 
 
 def test_data_synth_refuses_odd_frame_sizes(tmp_path):

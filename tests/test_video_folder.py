@@ -197,3 +197,18 @@ def test_annotation_files_that_are_not_utf8_or_have_huge_fields_are_one_line_err
     (tmp_path / "classes.txt").write_bytes(b"\xff\xfe\n")
     with pytest.raises(UserError, match="class list .* is not UTF-8 text"):
         VideoFolder(tmp_path, tmp_path / "ann.csv", sampling=ClipSampling("train", frames=4))
+
+
+def test_an_export_never_mixes_into_a_folder_holding_something_else(tmp_path):
+    from nas.data.export import claim_folder
+
+    record = {"schema": "attention-nas/synthetic-export@1", "config": {"num_videos": 30}, "fps": 8}
+    claim_folder(tmp_path / "a", record)  # a new folder: claimed
+    claim_folder(tmp_path / "a", record)  # the same dataset again (an interrupted export rerun): fine
+    with pytest.raises(UserError, match="holds another synthetic dataset"):
+        claim_folder(tmp_path / "a", {**record, "fps": 4})
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="is not empty and holds no synthetic export"):
+        claim_folder(tmp_path / "b", record)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["notes.txt"]
