@@ -12,34 +12,12 @@ from typing import Any
 
 from nas.backbones import BACKBONES
 from nas.errors import UserError
-from nas.io import parse_assignments, short
 from nas.flops import FlopReport, count_flops
-from nas.io import atomic_write_text
+from nas.io import atomic_write_text, parse_assignments, short
 from nas.models import build_model
 from nas.space import load_model_genotype, load_space
+from runners.arg_types import integer, real
 from runners.op_flops import add_op_arguments, run_op
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -54,11 +32,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     blocks.add_argument(
         "--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks at every insertion point"
     )
-    flops.add_argument("--frames", type=positive_int, default=250, help="T of the input (default 250)")
-    flops.add_argument("--size", type=positive_int, default=256, help="H = W of the input (default 256)")
-    flops.add_argument("--batch", type=positive_int, default=1, help="N of the input (default 1)")
-    flops.add_argument("--width", type=positive_float, default=1.0, help="backbone width multiplier")
-    flops.add_argument("--classes", type=positive_int, default=600, help="number of classes (default 600)")
+    flops.add_argument("--frames", type=integer(1, 4096), default=250, help="T of the input (default 250)")
+    flops.add_argument("--size", type=integer(1, 4096), default=256, help="H = W of the input (default 256)")
+    flops.add_argument("--batch", type=integer(1, 1024), default=1, help="N of the input (default 1)")
+    flops.add_argument("--width", type=real(0, 16, above=True), default=1.0, help="backbone width multiplier")
+    flops.add_argument("--classes", type=integer(1, 100_000), default=600, help="number of classes (default 600)")
     flops.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="backbone option, e.g. gating=true"
     )

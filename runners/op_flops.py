@@ -15,11 +15,12 @@ import json
 from typing import Any
 
 from nas.errors import UserError
-from nas.io import parse_assignments
+from nas.io import parse_assignments, short
 from nas.flops import FlopReport
 from nas.ops import OPS, FeatureShape
 from nas.ops.cost import op_flops
 from nas.space.genotype import KV_SOURCES
+from nas.space.limits import MAX_CHANNELS, MAX_MAP_POSITIONS
 
 DEFAULT_SHAPE = "120x8x7x7"
 
@@ -36,9 +37,13 @@ def add_op_arguments(flops: argparse.ArgumentParser) -> None:
 def parse_feature_shape(text: str) -> FeatureShape:
     """"120x8x7x7" -> FeatureShape(120, 8, 7, 7); anything else is a `UserError`."""
     parts = text.lower().split("x")
-    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise UserError(f"--feature-shape must be four positive sizes CxTxHxW, got {text!r}")
-    return FeatureShape(*(int(p) for p in parts))
+    if len(parts) != 4 or not all(p.isdigit() and 0 < len(p) < 10 and int(p) > 0 for p in parts):
+        raise UserError(f"--feature-shape must be four positive sizes CxTxHxW, got {short(text)}")
+    shape = FeatureShape(*(int(p) for p in parts))
+    if shape.channels > MAX_CHANNELS or shape.frames * shape.height * shape.width > MAX_MAP_POSITIONS:
+        raise UserError(f"--feature-shape {text}: at most {MAX_CHANNELS} channels and {MAX_MAP_POSITIONS} positions "
+                        "(T x H x W)")
+    return shape
 
 
 def parse_choices(kind: str, pairs: list[str]) -> dict[str, Any]:

@@ -16,3 +16,7 @@ MAX_LEVELS = 16
 """Levels of a supergraph."""
 MAX_POSITIONS = 64
 """Cells in one model genotype (insertion points)."""
+MAX_CHANNELS = 8192
+"""Channels of a feature map an op is built for (`nas flops --op --feature-shape`)."""
+MAX_MAP_POSITIONS = 16_384
+"""T x H x W of a feature map an op is built for (a map-based op learns a positions x positions map)."""
