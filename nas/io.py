@@ -131,7 +131,7 @@ def read_bytes(path: str | os.PathLike, what: str = "file", limit: int = MAX_FIL
     except OSError as exc:
         raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"{what} is a directory, not a file: {path}")
+        raise UserError(f"{what} is a folder, not a file: {path}")
     if not stat.S_ISREG(info.st_mode):
         raise UserError(f"{what} {path} is not a regular file (a FIFO, device or socket)")
     if info.st_size > limit:

@@ -85,7 +85,7 @@ def test_invalid_yaml_and_missing_file(tmp_path):
     code, _, err = run_nas("space", "validate", tmp_path / "absent.yaml")
     assert_one_line_error(code, err, "not found", "absent.yaml")
     code, _, err = run_nas("space", "validate", tmp_path)
-    assert_one_line_error(code, err, "is a directory")
+    assert_one_line_error(code, err, "is a folder, not a file")
 
 
 GOOD = json.loads(Genotype.from_json(

@@ -90,7 +90,7 @@ def test_files_that_are_not_regular_small_utf8_files_are_refused_before_reading(
     os.mkfifo(fifo)
     with pytest.raises(UserError, match="not a regular file"):
         load_yaml(fifo)  # opening it would block forever
-    with pytest.raises(UserError, match="is a directory"):
+    with pytest.raises(UserError, match="is a folder, not a file"):
         load_json(tmp_path)
     with pytest.raises(UserError, match="not found"):
         read_text(tmp_path / "missing.txt")
