@@ -152,6 +152,8 @@ class TrialStore:
         try:
             db = _connect(path)
             row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+        except sqlite3.OperationalError:  # a full disk, a lost permission: the machine, not the file
+            raise
         except sqlite3.DatabaseError as exc:
             raise UserError(f"{path} is not a trial store: {exc}") from None
         if row is None or json.loads(row[0]) != STORE_SCHEMA:

@@ -7,6 +7,7 @@ that group id, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -200,3 +201,41 @@ def test_the_in_process_ray_keeps_token_authentication_and_warns_when_it_is_turn
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False"
     assert "nas: warning: RAY_AUTH_MODE=disabled: the Ray this search starts accepts connections" in done.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MiB tmpfs (skipped where this process cannot mount one)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(small_disk):
+    run = small_disk / "run"
+    toy = ["--objective", "toy", "--controller", "random", "--workers", "1"]
+    done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "2", *toy)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = rows(run)
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    with contextlib.suppress(OSError):  # fill the disk to the last block
+        while True:
+            os.write(fd, b"\0" * 4096)
+    os.close(fd)
+    done = nas("search", "resume", run, "--trials", "5")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert lines[-1].startswith("nas: error: ") and lines[-1].endswith("finished work is kept, rerun to continue")
+    assert any(words in lines[-1] for words in ("No space left on device", "disk I/O error", "disk is full"))
+    filler.unlink()
+    done = nas("search", "resume", run, "--trials", "5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    after = rows(run)
+    assert len(after) == 5 and after[:2] == first  # the finished trials kept, none repeated
