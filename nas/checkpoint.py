@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
-from nas.errors import UserError
+from nas.errors import UserError, first_line
 from nas.io import atomic_write_with
 
 CHECKPOINT_FORMAT = "attention-nas/checkpoint@1"
@@ -34,7 +34,7 @@ def load_checkpoint(run_dir: str | Path) -> dict[str, Any] | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot read checkpoint {path}: {first_line(exc)}") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise UserError(f"{path} is not an attention-nas checkpoint (expected format {CHECKPOINT_FORMAT})")
     return state
@@ -58,5 +58,5 @@ def load_model_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor], 
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        first = first_line(exc)
         raise UserError(f"the checkpoint in {run_dir} does not fit this model ({first})") from None

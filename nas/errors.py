@@ -8,3 +8,9 @@ and keeps its traceback.
 
 class UserError(Exception):
     """Bad input from the user: the message is one line that names the problem."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

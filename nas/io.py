@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import yaml
 
-from nas.errors import UserError
+from nas.errors import UserError, first_line
 
 
 def _default_mode() -> int:
@@ -210,7 +210,7 @@ def parse_yaml(text: str, source: str = "YAML") -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise UserError(f"invalid YAML in {source}{where}: {problem}") from None
     except RecursionError:
         raise UserError(f"{source}: nested more than {MAX_DEPTH} levels deep") from None
@@ -226,7 +226,7 @@ def load_yaml(path: str | os.PathLike, what: str = "YAML file") -> Any:
 
 def _value_problem(exc: ValueError) -> str:
     """A parser's ValueError in a few words (Python's digit limit names a setting users cannot pass)."""
-    text = str(exc).splitlines()[0]
+    text = first_line(exc)
     if "digits" in text and "integer string conversion" in text:
         return f"a number has more than {sys.get_int_max_str_digits()} digits"
     return text

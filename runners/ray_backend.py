@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-from nas.errors import UserError
+from nas.errors import UserError, first_line
 from runners.search_driver import SearchDriver
 
 
@@ -54,7 +54,7 @@ def connect(address: str | None, workers: int, cpus_per_trial: float) -> None:
     try:
         ray.init(address=address, **quiet)
     except ConnectionError as exc:
-        raise UserError(f"cannot join the Ray cluster at {address}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot join the Ray cluster at {address}: {first_line(exc)}") from None
 
 
 def trial_name(trial: Any) -> str:

@@ -119,3 +119,12 @@ def test_nonlocal_flag_reaches_build_model_only_when_given(tmp_path, monkeypatch
     code, _, err = run_nas("train", "--backbone", "tiny", *flags, *SMALL, *QUICK, "--out", tmp_path / "run")
     assert_one_line_error(code, err, "stop here")
     assert seen == expected
+
+
+def test_a_zero_byte_checkpoint_is_one_line(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text("{}")
+    (out / "checkpoint.pt").write_bytes(b"")
+    code, _, err = run_nas("train", "--backbone", "tiny", *SMALL, *QUICK, "--out", out)
+    assert_one_line_error(code, err, "cannot read checkpoint", "checkpoint.pt: EOFError")

@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 import torch
 from torch import nn
 
-from nas.errors import UserError
+from nas.errors import UserError, first_line
 
 KeyMap = Callable[[str], "str | None"]  # 3D state-dict key -> 2D key, or None
 
@@ -90,7 +90,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file it cannot read
-        raise UserError(f"cannot read 2D weights {path}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot read 2D weights {path}: {first_line(exc)}") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
             data = data[wrapper]

@@ -12,6 +12,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from nas.errors import first_line
 from nas.io import atomic_write_with
 
 
@@ -61,7 +62,7 @@ def read_video(path: str | Path, start: int = 0, stop: int | None = None) -> np.
     except UnreadableVideo:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise UnreadableVideo(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise UnreadableVideo(first_line(exc)) from None
     if not frames:
         raise UnreadableVideo("no frames")
     return np.stack(frames)  # (T, H, W, 3)
@@ -77,4 +78,4 @@ def count_frames(path: str | Path) -> int:
     except UnreadableVideo:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise UnreadableVideo(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise UnreadableVideo(first_line(exc)) from None
