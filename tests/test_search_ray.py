@@ -239,3 +239,20 @@ def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(small
     assert done.returncode == 0, done.stderr[-3000:]
     after = rows(run)
     assert len(after) == 5 and after[:2] == first  # the finished trials kept, none repeated
+
+
+def test_after_a_kill_during_creation_a_fresh_search_with_the_same_out_runs(tmp_path):
+    from tests.test_run_folder_faults import CREATOR
+
+    run = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-c", CREATOR, str(run), "store", GPB], cwd=ROOT, env=ENV,
+                             stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "at store"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert not run.exists()
+    done = nas("search", "resume", run)  # nothing there to resume, said in one line
+    assert done.returncode == 2 and "run folder not found" in done.stderr
+    done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "2", "--objective", "toy")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(rows(run)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
