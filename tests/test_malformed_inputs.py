@@ -42,6 +42,9 @@ BAD_YAML = {
     "a-list": "- 1\n- 2\n",
     "huge-name": "schema: " + "s" * 200_000 + "\n",
     "syntax": "a: [1, 2\n",
+    "too-many-ops": GPB.read_text().replace("num_ops: 4", "num_ops: 1000000"),
+    "too-many-nodes": SG1.read_text().replace("levels: 2", "levels: 5000"),
+    "30000-choices": GPB.read_text().replace("gating: [false, true]", "gating: [" + ", ".join(map(str, range(30000))) + "]"),
 }
 BAD_JSON = {
     "missing": None,
@@ -59,7 +62,7 @@ REASONS = {  # what the one line must say for each kind of bad file (None: the s
     "missing": "not found", "folder": "is a folder", "empty": None, "not-utf8": "not UTF-8 text",
     "duplicate-key": "duplicate key", "alias-bomb": "expands to more than", "deep": "nested more than 64 levels",
     "huge-int": "more than 4300 digits", "a-list": "expected a mapping", "huge-name": "...", "huge-value": "...",
-    "syntax": "invalid",
+    "syntax": "invalid", "too-many-ops": None, "too-many-nodes": None, "30000-choices": None,
 }
 YAML_VERBS = {
     "space validate": ["space", "validate", "{f}"],
