@@ -241,7 +241,7 @@ def _pair(value: float | None) -> str:
 
 def check_training_folder(out: Path) -> None:
     """Refuse to train into a folder that holds something else (a search run, a dataset, ...)."""
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(p.name != "log.txt" for p in out.iterdir()):  # log.txt: `nas compare --jobs`
         return
     if not (out / "run.json").is_file():
         what = "a search run" if (out / "trials.db").exists() else "files of something else"
