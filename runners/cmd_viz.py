@@ -96,7 +96,10 @@ def supergraph_run_figure(run: Path, info: dict, title: str | None) -> Figure:
     lines = [line for line in read_text(metrics, "metrics file").splitlines() if line.strip()]
     records = [load_json_line(line, metrics, number) for number, line in enumerate(lines, 1)]
     epochs, history = weight_history(graph, records)
-    return supergraph_weights_figure(graph, epochs, history, title if title is not None else f"{graph.name}: {run}")
+    settings = info.get("settings", {}) if isinstance(info.get("settings"), dict) else {}
+    default = (f"architecture weights of {graph.name} in {settings.get('backbone', 'the backbone')}, "
+               f"{len(epochs)} epochs, seed {settings.get('seed', '?')}")
+    return supergraph_weights_figure(graph, epochs, history, title if title is not None else default)
 
 
 def load_json_line(line: str, path: Path, number: int) -> dict:
@@ -125,35 +128,56 @@ def as_records(trials: list[Any]) -> list[tuple[int, float | None, float | None]
     return [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
 
 
-def gpb_records(run: Path) -> tuple[str, list[tuple[int, float | None, float | None]]]:
-    """A GP-bandit run's objective name and its (trial, value or None if failed, GFLOPs) records."""
-    config, trials = finished_trials(run)
-    return config.objective, as_records(trials)
+def value_label(config: Any) -> str:
+    """The axis name of a search's value: the metric the objective scores, not the objective's name."""
+    if config.objective != "train":
+        return f"value ({config.objective} objective)"
+    options = config.objective_options
+    reading = "after the last epoch" if options.get("score") == "final" else "mean over epochs"
+    penalty = ", FLOPs-penalised" if config.target_gflops is not None else ""
+    return f"search-val top-1 ({reading}{penalty})"
+
+
+def clip_text(config: Any) -> str:
+    """The input one FLOPs count of a trial is made at ("4x32x32 clip"), from the objective's options."""
+    from nas.objectives import make_objective
+
+    objective = make_objective(config.objective, config.objective_options)
+    frames, size = getattr(objective, "frames", None), getattr(objective, "size", None)
+    return f"a {frames}x{size}x{size} clip" if frames and size else "the objective's input"
+
+
+def search_title(run: Path, config: Any) -> str:
+    """A figure title from what the search was: controller, space, objective and seed."""
+    from runners.run_folder import RunFolder
+
+    space = RunFolder.open(run).space_text()
+    name = next((line.split(":", 1)[1].strip() for line in space.splitlines() if line.startswith("name:")), "space")
+    return f"{config.controller} over {name}, objective {config.objective}, seed {config.seed}"
 
 
 def best_runs_figure(runs: list[Path], title: str | None) -> Figure:
-    """The best value so far of each GP-bandit run, labelled by its folder name."""
-    loaded = [gpb_records(run) for run in runs]
-    objectives = sorted({objective for objective, _ in loaded})
-    if len(objectives) > 1:
-        raise UserError(f"the runs maximise different objectives ({', '.join(objectives)}): not one axis")
-    labels = [run.name for run in runs]
-    if len(set(labels)) < len(labels):
-        labels = [str(run) for run in runs]
-    series = {label: records for label, (_, records) in zip(labels, loaded)}
-    return best_so_far_figure(series, value_label=f"value ({objectives[0]} objective)",
-                              title=title if title is not None else "best so far")
+    """The best value so far of each GP-bandit run, labelled by its controller and seed."""
+    loaded = [finished_trials(run) for run in runs]
+    labels = {value_label(config) for config, _ in loaded}
+    if len(labels) > 1:
+        raise UserError(f"the runs maximise different values ({'; '.join(sorted(labels))}): not one axis")
+    names = [f"{config.controller}, seed {config.seed}" for config, _ in loaded]
+    if len(set(names)) < len(names):
+        names = [f"{name} ({run.name})" for name, run in zip(names, runs)]
+    series = {name: as_records(trials) for name, (_, trials) in zip(names, loaded)}
+    return best_so_far_figure(series, value_label=labels.pop(), title=title if title is not None else "best cell so far")
 
 
 def gpb_run_figure(run: Path, plot: str, title: str | None) -> Figure:
     """A GP-bandit search's value per trial with the best so far, or value against GFLOPs."""
     config, trials = finished_trials(run)
     records = as_records(trials)
-    label = f"value ({config.objective} objective)"
-    title = title if title is not None else f"{config.controller}: {run}"
+    title = title if title is not None else search_title(run, config)
     if plot == "pareto":
-        return accuracy_flops_figure(records, value_label=label, flops_label="GFLOPs (multiply-add = 2)", title=title)
-    return trial_values_figure(records, value_label=label, title=title)
+        flops = f"GFLOPs at {clip_text(config)} (multiply-add = 2)"
+        return accuracy_flops_figure(records, value_label=value_label(config), flops_label=flops, title=title)
+    return trial_values_figure(records, value_label=value_label(config), title=title)
 
 
 RUN_PLOTS: dict[str, Callable[[Path, dict, str | None], Figure]] = {"supergraph": supergraph_run_figure}

@@ -47,8 +47,14 @@ def test_trial_values_figure_plots_values_best_so_far_and_failures():
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     assert list(lines["trial"].get_xdata()) == [1, 2, 3, 5, 6, 7, 8, 9]
     assert list(lines["best so far"].get_ydata()) == [0.5, 0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7]
-    assert list(lines["failed (1)"].get_xdata()) == [4] and list(lines["failed (1)"].get_ydata()) == [0.4]
-    assert figure.axes[0].get_ylabel() == "search-val top-1"
+    failed = lines["failed (1, no value)"]
+    values = [v for _, v, _ in RECORDS if v is not None]
+    assert list(failed.get_xdata()) == [4] and failed.get_ydata()[0] < min(values)  # its own row, below every value
+    ax = figure.axes[0]
+    assert ax.get_ylabel() == "search-val top-1"
+    assert all(float(t).is_integer() for t in ax.get_xticks())  # trial numbers, no fractional ticks
+    legend = ax.get_legend()  # beside the axes, never over the data
+    assert legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1
 
 
 def test_best_so_far_figure_has_one_step_line_per_search():
@@ -65,7 +71,7 @@ def test_accuracy_flops_figure_draws_the_front_as_a_staircase():
     figure = accuracy_flops_figure(RECORDS, value_label="top-1")
     lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
     assert len(lines["trial"].get_xdata()) == 7  # no failed trial, no trial without FLOPs
-    front = lines["Pareto front (3)"]
+    front = lines["Pareto front (3), trial numbers"]
     assert list(front.get_xdata()) == [1.0, 2.0, 4.0] and list(front.get_ydata()) == [0.40, 0.55, 0.60]
     assert sorted(t.get_text() for t in figure.axes[0].texts) == ["2", "5", "7"]
 
@@ -174,7 +180,10 @@ def test_nas_viz_plots_gp_bandit_runs_alone_and_side_by_side(tmp_path):
     pareto = gpb_run_figure(first.path, "pareto", None)
     assert any(label.startswith("Pareto front") for label in (line.get_label() for line in pareto.axes[0].get_lines()))
     both = {line.get_label(): line for line in best_runs_figure([first.path, second.path], None).axes[0].get_lines()}
-    assert sorted(both) == ["a", "b"] and list(both["a"].get_ydata()) == list(lines["best so far"].get_ydata())
+    assert sorted(both) == ["random, seed 0", "random, seed 1"]  # named by what the searches were, not by folder
+    assert list(both["random, seed 0"].get_ydata()) == list(lines["best so far"].get_ydata())
+    assert figure.axes[0].get_title() == "random over attentionnas_gpb, objective toy, seed 0"
+    assert pareto.axes[0].get_xlabel() == "GFLOPs at the objective's input (multiply-add = 2)"
     for plot in ("trials", "pareto"):
         code, out, err = run_nas("viz", "--run", first.path, "--plot", plot, "-o", tmp_path / f"{plot}.png")
         assert code == 0, err

@@ -11,6 +11,11 @@ from __future__ import annotations
 from typing import Any, Iterable, NamedTuple, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+"""Okabe and Ito's colour-blind-safe palette (darker colours first), shared by every plot here."""
+LINE_STYLES = ("-", "--", "-.", ":")
 
 
 class TrialPoint(NamedTuple):
@@ -61,37 +66,41 @@ def pareto_front(points: Iterable[TrialPoint]) -> list[TrialPoint]:
 def trial_values_figure(
     records: Iterable[Sequence], maximize: bool = True, value_label: str = "value", title: str | None = None
 ) -> Figure:
-    """Every trial's value in trial order, the best so far as a step line, failures as red crosses."""
+    """Every trial's value in trial order and the best so far as a step line; failed trials (no
+    value) as crosses on a row of their own below the data, not at any value's height."""
     points = as_points(records)
-    figure = Figure(figsize=(6.4, 3.8))
+    figure = Figure(figsize=(7.2, 3.8))
     ax = figure.add_subplot()
     done = [p for p in points if p.value is not None]
     failed = [p for p in points if p.value is None]
-    ax.plot([p.trial for p in done], [p.value for p in done], "o", color="#4393c3", markersize=4, label="trial")
+    ax.plot([p.trial for p in done], [p.value for p in done], "o", color=OKABE_ITO[0], markersize=4, label="trial")
     best = best_so_far([p.value for p in points], maximize)
     steps = [(p.trial, b) for p, b in zip(points, best) if b is not None]
     if steps:
-        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color="#b2182b", label="best so far")
+        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=OKABE_ITO[1], label="best so far")
     if failed:
-        floor = min((p.value for p in done), default=0.0)
-        ax.plot([p.trial for p in failed], [floor] * len(failed), "x", color="#d6604d", markersize=6,
-                label=f"failed ({len(failed)})")
-    return _finish(figure, ax, "trial", value_label, title, "lower right")
+        low, high = min((p.value for p in done), default=0.0), max((p.value for p in done), default=1.0)
+        row = low - 0.08 * max(high - low, 1e-3)
+        ax.plot([p.trial for p in failed], [row] * len(failed), "x", color="#000000", markersize=6,
+                label=f"failed ({len(failed)}, no value)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(figure, ax, "trial", value_label, title)
 
 
 def best_so_far_figure(
     runs: dict[str, Iterable[Sequence]], maximize: bool = True, value_label: str = "value", title: str | None = None
 ) -> Figure:
-    """The best value so far against the trial number, one step line per labelled search."""
-    figure = Figure(figsize=(6.4, 3.8))
+    """The best value so far against the trial number, one step line per labelled search (each its
+    own colour and line style, so lines that coincide stay visible)."""
+    figure = Figure(figsize=(7.2, 3.8))
     ax = figure.add_subplot()
-    colours = ("#b2182b", "#4393c3", "#1b7837", "#762a83", "#e08214", "#4d4d4d")
     for index, (label, records) in enumerate(runs.items()):
         points = as_points(records)
         steps = [(p.trial, b) for p, b in zip(points, best_so_far([p.value for p in points], maximize)) if b is not None]
-        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=colours[index % len(colours)],
-                label=label)
-    return _finish(figure, ax, "trial", f"best {value_label} so far", title, "lower right")
+        ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=OKABE_ITO[index % len(OKABE_ITO)],
+                linestyle=LINE_STYLES[index % len(LINE_STYLES)], linewidth=1.6, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(figure, ax, "trial", f"best {value_label} so far", title)
 
 
 def best_so_far_band_figure(
@@ -104,9 +113,8 @@ def best_so_far_band_figure(
     """
     from nas.stats import mean_se
 
-    figure = Figure(figsize=(6.4, 4.0))
+    figure = Figure(figsize=(7.6, 4.0))
     ax = figure.add_subplot()
-    colours = ("#b2182b", "#4393c3", "#1b7837", "#762a83", "#e08214", "#4d4d4d")
     for index, (label, searches) in enumerate(groups.items()):
         curves = [best_so_far(list(values)) for values in searches]
         counts, means, lows, highs = [], [], [], []
@@ -119,51 +127,56 @@ def best_so_far_band_figure(
             means.append(mean)
             lows.append(mean - (se or 0.0))
             highs.append(mean + (se or 0.0))
-        colour = colours[index % len(colours)]
-        ax.step(counts, means, where="post", color=colour, label=f"{label} ({len(searches)} seeds)")
+        colour = OKABE_ITO[index % len(OKABE_ITO)]
+        ax.step(counts, means, where="post", color=colour, linestyle=LINE_STYLES[index % len(LINE_STYLES)],
+                linewidth=1.6, label=f"{label} ({len(searches)} seeds)")
         ax.fill_between(counts, lows, highs, step="post", color=colour, alpha=0.15, linewidth=0)
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    return _finish(figure, ax, "trials", f"best {value_label} so far (mean ± SE over seeds)", title, "lower right")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _finish(figure, ax, "trials", f"best {value_label} so far\n(mean, band: ± 1 SE over seeds)", title)
 
 
 def accuracy_flops_figure(
     records: Iterable[Sequence], value_label: str = "value", flops_label: str = "GFLOPs", title: str | None = None
 ) -> Figure:
-    """Value against FLOPs for every trial, with the Pareto front as a staircase, its trials named."""
+    """Value against FLOPs for every trial, with the Pareto front as a staircase, its trials named
+    (labels alternate above and below the front so neighbours do not overlap)."""
     points = [p for p in as_points(records) if p.value is not None and p.flops is not None]
     front = pareto_front(points)
-    figure = Figure(figsize=(6.4, 4.2))
+    figure = Figure(figsize=(7.2, 4.2))
     ax = figure.add_subplot()
-    ax.plot([p.flops for p in points], [p.value for p in points], "o", color="#bababa", markersize=4, label="trial")
+    ax.plot([p.flops for p in points], [p.value for p in points], "o", color="#999999", markersize=4, label="trial")
     if front:
-        ax.step([p.flops for p in front], [p.value for p in front], where="post", color="#b2182b", linewidth=1)
-        ax.plot([p.flops for p in front], [p.value for p in front], "o", color="#b2182b", markersize=5,
-                label=f"Pareto front ({len(front)})")
-        for p in front:
-            ax.annotate(str(p.trial), (p.flops, p.value), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    return _finish(figure, ax, flops_label, value_label, title, "lower right")
+        ax.step([p.flops for p in front], [p.value for p in front], where="post", color=OKABE_ITO[1], linewidth=1)
+        ax.plot([p.flops for p in front], [p.value for p in front], "o", color=OKABE_ITO[1], markersize=5,
+                label=f"Pareto front ({len(front)}), trial numbers")
+        for index, p in enumerate(front):
+            ax.annotate(str(p.trial), (p.flops, p.value), textcoords="offset points", fontsize=7,
+                        xytext=(5, 6) if index % 2 else (5, -11), color=OKABE_ITO[1])
+    return _finish(figure, ax, flops_label, value_label, title)
 
 
 def comparison_figure(
     points: Sequence[Measured], value_label: str = "test top-1", cost_label: str = "GFLOPs", title: str | None = None
 ) -> Figure:
-    """Mean score against cost for each model, error bars of one spread, the models named in the legend."""
-    figure = Figure(figsize=(6.4, 4.2))
+    """Mean score against cost for each model, its error bar (the caller's title says what it is),
+    the models named in a legend beside the axes."""
+    figure = Figure(figsize=(7.6, 4.2))
     ax = figure.add_subplot()
-    colours = ("#4d4d4d", "#d6604d", "#4393c3", "#1b7837", "#762a83", "#e08214", "#35978f", "#8c510a")
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
     for index, point in enumerate(points):
-        ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread], fmt="o",
-                    capsize=4, color=colours[index % len(colours)], label=point.label)
+        ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread],
+                    fmt=markers[index % len(markers)], capsize=4, color=OKABE_ITO[index % len(OKABE_ITO)],
+                    label=point.label)
     ax.margins(x=0.25, y=0.2)
-    return _finish(figure, ax, cost_label, value_label, title, "best")
+    return _finish(figure, ax, cost_label, value_label, title)
 
 
-def _finish(figure: Figure, ax: Any, xlabel: str, ylabel: str, title: str | None, legend: str) -> Figure:
-    """Labels, grid, legend and title shared by the plots; the laid-out figure."""
+def _finish(figure: Figure, ax: Any, xlabel: str, ylabel: str, title: str | None) -> Figure:
+    """Labels, grid, the legend outside the axes (it never covers data) and the title; laid out."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc=legend)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     figure.tight_layout()

@@ -4,14 +4,15 @@
 (position -> `SupergraphWeights.to_dict()`).  The figure has, per position, a panel of the
 sink weights, a panel for every node that chooses among several inputs (its connection
 weights), and a panel of the gating probabilities (the 0.5 line is the derivation's
-threshold).  A node has the same colour in every panel; the cell input is black.
+threshold, labelled).  A node is drawn alike in every panel: colour by attention dimension
+(colour-blind-safe), line style by level, marker by op kind, hollow for the second of two twins;
+the cell input is black.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -22,7 +23,7 @@ from nas.supergraph import Supergraph, SupergraphWeights
 
 COLUMNS = 4
 PANEL = (3.1, 2.2)  # inches
-LEGEND_COLUMNS = 7
+LEGEND_COLUMNS = 5
 
 
 def weight_history(
@@ -50,12 +51,29 @@ def node_name(graph: Supergraph, node_id: int) -> str:
     return f"{node_id} {node.choices.get('dimension', node.kind)}"
 
 
-def node_colour(graph: Supergraph, node_id: int) -> tuple[float, ...] | str:
-    """The colour of a node in every panel."""
+DIMENSION_COLOURS = {"temporal": "#0072B2", "spatial": "#D55E00", "spatiotemporal": "#009E73"}
+"""Okabe-Ito colours per attention dimension (other kinds cycle through the rest of the palette)."""
+OTHER_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+KIND_MARKERS = ("o", "s", "^", "D", "v")
+
+
+def node_style(graph: Supergraph, node_id: int) -> dict[str, Any]:
+    """How a node is drawn in every panel: colour by its dimension, line style by its level,
+    marker by its kind, filled or hollow by its rank among its twins (same dimension, kind, level);
+    the cell input is black.  Twelve nodes stay distinguishable without a 20-colour legend."""
     if node_id == 0:
-        return "black"
-    palette = colormaps["tab20"] if len(graph.nodes) > 10 else colormaps["tab10"]
-    return palette((node_id - 1) % palette.N)
+        return {"color": "black", "linestyle": "-", "marker": "o", "markerfacecolor": "black"}
+    node = graph.node(node_id)
+    dimension = node.choices.get("dimension", node.kind)
+    kinds = sorted({n.kind for n in graph.nodes})
+    colour = DIMENSION_COLOURS.get(dimension) or OTHER_COLOURS[sorted(
+        {n.choices.get("dimension", n.kind) for n in graph.nodes} - set(DIMENSION_COLOURS)).index(dimension)
+        % len(OTHER_COLOURS)]
+    twins = [n.id for n in graph.nodes
+             if (n.level, n.kind, n.choices.get("dimension", n.kind)) == (node.level, node.kind, dimension)]
+    return {"color": colour, "linestyle": ("-", "--", "-.", ":")[node.level % 4],
+            "marker": KIND_MARKERS[kinds.index(node.kind) % len(KIND_MARKERS)],
+            "markerfacecolor": colour if twins.index(node_id) % 2 == 0 else "white"}
 
 
 def _panel(
@@ -63,7 +81,7 @@ def _panel(
 ) -> None:
     """One panel: a line per node over the epochs."""
     for node_id, values in series.items():
-        ax.plot(epochs, values, marker="o", markersize=2.5, linewidth=1.2, color=node_colour(graph, node_id))
+        ax.plot(epochs, values, markersize=3.5, linewidth=1.2, **node_style(graph, node_id))
     ax.set_title(title, fontsize=8.5)
     top = max(max(values) for values in series.values())
     ax.set_ylim(0.0, min(1.02, 1.12 * top))  # probabilities; the top follows the data so small ones stay visible
@@ -93,7 +111,7 @@ def supergraph_weights_figure(
     """Sink, connection and gating weights per epoch, a block of panels per position."""
     blocks = {position: panels(graph, weights) for position, weights in history.items()}
     rows = sum(-(-len(block) // COLUMNS) for block in blocks.values())
-    legend_rows = -(-(len(graph.nodes) + 1) // LEGEND_COLUMNS)
+    legend_rows = -(-(len(graph.nodes) + 2) // LEGEND_COLUMNS)
     head, foot = (0.65 if title else 0.35), 0.65 + 0.2 * legend_rows  # inches
     height = PANEL[1] * rows + head + foot
     figure = Figure(figsize=(PANEL[0] * COLUMNS, height))
@@ -112,7 +130,9 @@ def supergraph_weights_figure(
                 ax.set_xlabel("epoch", fontsize=8)
         row += -(-len(block) // COLUMNS)
     nodes = (0, *(node.id for node in graph.nodes))
-    handles = [Line2D([], [], color=node_colour(graph, n), label=node_name(graph, n)) for n in nodes]
+    handles = [Line2D([], [], markersize=4.5, label=f"{node_name(graph, n)} (level {graph.node(n).level + 1})"
+                      if n else "in (cell input)", **node_style(graph, n)) for n in nodes]
+    handles.append(Line2D([], [], color="grey", linestyle=":", label="gating threshold 0.5 (gate kept above)"))
     figure.legend(handles=handles, loc="lower center", ncol=LEGEND_COLUMNS, fontsize=7.5, frameon=False)
     if title:
         figure.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
