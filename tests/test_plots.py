@@ -195,3 +195,8 @@ def test_nas_viz_plots_gp_bandit_runs_alone_and_side_by_side(tmp_path):
     code, _, err = run_nas("viz", "--run", first.path, "--run", tmp_path / "none", "--plot", "best", "-o", tmp_path / "y.png")
     assert_one_line_error(code, err, "not found")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_pareto_front_takes_the_plain_tuples_the_readme_shows():
+    records = [(1, 0.61, 2.3), (2, None, 2.1), (3, 0.66, 2.8)]
+    assert pareto_front(records) == [TrialPoint(1, 0.61, 2.3), TrialPoint(3, 0.66, 2.8)]

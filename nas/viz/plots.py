@@ -51,15 +51,16 @@ def best_so_far(values: Sequence[float | None], maximize: bool = True) -> list[f
     return out
 
 
-def pareto_front(points: Iterable[TrialPoint]) -> list[TrialPoint]:
-    """The trials no other trial beats on both counts (higher value, fewer FLOPs), by FLOPs.
+def pareto_front(points: Iterable[Sequence]) -> list[TrialPoint]:
+    """The trials no other trial beats on both counts (higher value, fewer FLOPs), by FLOPs;
+    `points` are `TrialPoint`s or plain (trial, value, flops) tuples.
 
     Failed trials and trials without FLOPs take no part; the rule is `nas.budget.pareto_front`'s
     (of two equal trials the earlier stays).
     """
     from nas.budget import pareto_front as front_of
 
-    valid = [p for p in points if p.value is not None and p.flops is not None]
+    valid = [p for p in (TrialPoint(*record) for record in points) if p.value is not None and p.flops is not None]
     return [p for _, _, p in front_of([(p.value, p.flops, p) for p in valid])]
 
 
