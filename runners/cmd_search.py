@@ -116,8 +116,17 @@ def budget_of(config: SearchConfig) -> FlopsBudget:
     return FlopsBudget(config.max_gflops, config.target_gflops, config.flops_penalty)
 
 
+def quiet_optuna() -> None:
+    """Optuna logs every study it creates and every trial told at INFO; the search prints its own
+    line per trial instead (the CLI owns its process's logging; the library never sets it)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
 def run_gpb(args: argparse.Namespace) -> int:
     """Start a new search run."""
+    quiet_optuna()
     config = resolve_config(args)
     check_setup(config, args.space)
     run = RunFolder.create(args.out, config, read_text(args.space, "search space"), sys.argv[1:])
@@ -129,6 +138,7 @@ def run_resume(args: argparse.Namespace) -> int:
     """Continue a search from its run folder (a GP-bandit or a supergraph search)."""
     if is_diff_run(args.run):
         return resume_diff(args.run)
+    quiet_optuna()
     run = RunFolder.open(args.run)
     with run.lock():
         config = run.config()
@@ -148,14 +158,11 @@ def run_resume(args: argparse.Namespace) -> int:
 def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None] | None = None) -> int:
     """Rebuild the controller from the store and run trials until the search is done (`record`, if
     given, is called once the store, controller and objective are built, before any trial)."""
-    import optuna
-
     from nas.controllers import rebuild_controller
     from nas.objectives import make_objective
     from runners import ray_backend
     from runners.search_driver import SearchDriver, write_best
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own line per trial is the progress
     space = load_space(str(run.space_path))
     with TrialStore.open(run.store_path) as store:
         controller = rebuild_controller(config.controller, space, store, config.seed, **config.controller_options)
@@ -166,7 +173,7 @@ def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None]
             record()
         where = config.address or "Ray inside this process"
         print(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
-              f"{config.trials} trials, {config.workers} workers, {where}", flush=True)
+              f"{config.trials} trials, {config.workers} worker{'s' if config.workers != 1 else ''}, {where}", flush=True)
         if not driver.done():
             ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
             try:

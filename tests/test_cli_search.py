@@ -9,7 +9,7 @@ import pytest
 
 from nas.space import ModelGenotype
 from nas.store import TrialStore
-from tests.conftest import assert_one_line_error, run_nas
+from tests.conftest import ROOT, assert_one_line_error, run_nas
 from tests.test_search_driver import GPB, drive, new_run, open_driver
 
 
@@ -39,6 +39,7 @@ def closed_port() -> int:
         (["--controller-option", "initial=abc"], ["gp_bandit", "initial"]),
         (["--address", "nohost"], ["--address must be HOST:PORT"]),
         (["--gpus-per-trial", "1"], ["--gpus-per-trial 1 but this machine has 0 GPUs"]),
+        (["--controller", "tpe", "--gpus-per-trial", "1"], ["0 GPUs"]),
         (["--address", f"127.0.0.1:{closed_port()}"], ["cannot reach the Ray cluster at 127.0.0.1:"]),
     ],
 )
@@ -137,3 +138,15 @@ def test_resuming_a_finished_search_starts_no_trial_and_records_the_session(tmp_
     with TrialStore.open(run.store_path) as store:
         assert ModelGenotype.from_json(run.best_path.read_text()).meta["key"] == store.best().key
         assert len(store.trials()) == 3
+
+
+def test_optuna_controllers_add_no_log_lines_to_a_refusal(tmp_path):
+    """Optuna logs "A new study created" on the handler it made at import; a real process shows it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "runners.cli", "search", "gpb", "--space", str(GPB), "--controller",
+                           "tpe", "--gpus-per-trial", "1", "--out", str(tmp_path / "run")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "nas: error: --gpus-per-trial 1 but this machine has 0 GPUs (join a cluster with --address)"], done.stderr
