@@ -130,7 +130,7 @@ def best_so_far_band_figure(
             highs.append(mean + (se or 0.0))
         colour = OKABE_ITO[index % len(OKABE_ITO)]
         ax.step(counts, means, where="post", color=colour, linestyle=LINE_STYLES[index % len(LINE_STYLES)],
-                linewidth=1.6, label=f"{label} ({len(searches)} seeds)")
+                linewidth=1.6, label=f"{label} ({len(searches)} seed{'s' if len(searches) != 1 else ''})")
         ax.fill_between(counts, lows, highs, step="post", color=colour, alpha=0.15, linewidth=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return _finish(figure, ax, "trials", f"best {value_label} so far\n(mean, band: ± 1 SE over seeds)", title)

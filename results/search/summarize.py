@@ -72,7 +72,8 @@ def search_table(searches: dict[str, list[list[Any]]], marks: list[int]) -> tupl
             for m in marks:
                 test = paired(numbers[c][str(m)]["values"], numbers["random"][str(m)]["values"])
                 numbers[c][str(m)]["versus_random"] = {**test.as_dict(), "verdict": verdict(test)}
-                cells.append(f"{test.mean:+.4f} ± {test.se or 0.0:.4f} (p {p_text(test.t_p)}, {verdict(test)})")
+                cells.append(f"{test.mean:+.4f} (one seed: not tested)" if test.se is None else
+                             f"{test.mean:+.4f} ± {test.se:.4f} (p {p_text(test.t_p)}, {verdict(test)})")
             lines.append(f"| {c} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines, numbers
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   "trial_hours": hours})
     groups = {c: [values(r) for r in runs] for c, runs in searches.items()}
     figure = best_so_far_band_figure(groups, value_label="search-val top-1",
-                                     title=f"{len(args.seeds)} search seeds per controller, band: ± 1 standard error")
+                                     title=f"{len(args.seeds)} search seed{'s' if len(args.seeds) != 1 else ''} per controller, "
+                                           "band: ± 1 standard error")
     save_figure(figure, args.out / "best_so_far.png")
     print(f"wrote {args.out / 'summary.md'}, {args.out / 'summary.json'} and {args.out / 'best_so_far.png'}")
     return 0
