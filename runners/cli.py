@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sqlite3
 import sys
 from typing import NoReturn, Sequence
@@ -27,6 +28,7 @@ COMMAND_MODULES = (
     "runners.cmd_search",
     "runners.cmd_viz",
     "runners.cmd_compare",
+    "runners.cmd_list",
 )
 """Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
 
@@ -60,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"nas: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`nas list ops | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (OSError, sqlite3.OperationalError) as exc:  # a full disk, a lost permission: the machine, not a bug
         print(f"nas: error: {one_line(system_problem(exc))}; finished work is kept, rerun to continue", file=sys.stderr)
         return 1

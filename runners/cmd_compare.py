@@ -68,7 +68,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "compare", help="train the backbone alone, with non-local blocks and with cells over several seeds; "
                         "write a table, a figure and JSON")
-    parser.add_argument("--backbone", required=True, help="backbone name (tiny, i3d, ...)")
+    parser.add_argument("--backbone", required=True, help=f"backbone: {', '.join(BACKBONES.names())} (nas list backbones)")
     parser.add_argument("--cells", action="append", default=[], metavar="[LABEL=]G.json",
                         help="a cell or model genotype to compare (repeatable); LABEL names it in the table")
     parser.add_argument("--seeds", type=integer(1, 1000), default=3,

@@ -15,6 +15,7 @@ from nas.errors import UserError
 from nas.flops import FlopReport, count_flops
 from nas.io import atomic_write_text, parse_assignments, short
 from nas.models import build_model
+from nas.ops import OPS
 from nas.space import load_model_genotype, load_space
 from runners.arg_types import integer, real
 from runners.op_flops import add_op_arguments, run_op
@@ -24,9 +25,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register `nas flops`."""
     flops = commands.add_parser("flops", help="FLOPs (multiply-add = 2) and parameters of a model, or the paper table")
     what = flops.add_mutually_exclusive_group(required=True)
-    what.add_argument("--backbone", help="backbone name (i3d, s3d, i3d_r50, tiny, ...)")
+    what.add_argument("--backbone", help=f"backbone: {', '.join(BACKBONES.names())} (nas list backbones)")
     what.add_argument("--table", metavar="OUT.md", help="write the comparison with the paper's Table A (needs --cells)")
-    what.add_argument("--op", metavar="KIND", help="one op of the registry on a feature map (see runners/op_flops.py)")
+    what.add_argument("--op", metavar="KIND", help=f"one op kind on a feature map: {', '.join(OPS.names())} (nas list ops)")
     blocks = flops.add_mutually_exclusive_group()
     blocks.add_argument("--cells", metavar="G.json", help="cell or model genotype to insert")
     blocks.add_argument(

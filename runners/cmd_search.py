@@ -13,8 +13,10 @@ from typing import Any, Callable
 
 
 from nas.budget import FlopsBudget, pareto_front
+from nas.controllers import CONTROLLERS
 from nas.errors import UserError
 from nas.io import atomic_write_json, atomic_write_text, load_json, parse_assignments, read_text
+from nas.objectives import OBJECTIVES
 from nas.space import load_space
 from nas.store import TrialStore
 from runners.arg_types import SEED, integer, real
@@ -46,11 +48,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     default = SearchConfig()
     gpb.add_argument("--trials", type=integer(1, 1_000_000), help=f"trained trials (default {default.trials})")
     gpb.add_argument("--workers", type=integer(1, 4096), help=f"trials at once (default {default.workers})")
-    gpb.add_argument("--controller", help=f"gp_bandit, random, tpe or optuna_gp (default {default.controller})")
+    gpb.add_argument("--controller", help=f"{', '.join(CONTROLLERS.names())} (default {default.controller}; nas list controllers)")
     gpb.add_argument("--controller-option", action="append", default=[], metavar="NAME=VALUE",
                      help="a controller option, e.g. initial=8 (repeatable)")
     gpb.add_argument("--seed", type=SEED, help=f"search seed (default {default.seed})")
-    gpb.add_argument("--objective", help=f"what a trial computes (default {default.objective})")
+    gpb.add_argument("--objective", help=f"what a trial computes: {', '.join(OBJECTIVES.names())} (default {default.objective}; nas list objectives)")
     gpb.add_argument("--objective-option", action="append", default=[], metavar="NAME=VALUE",
                      help="an objective option, e.g. seed=1 (repeatable)")
     gpb.add_argument("--max-gflops", type=real(0, above=True), help="hard budget: never train cells above it")

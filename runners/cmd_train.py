@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 
 from nas import __version__
+from nas.backbones import BACKBONES
 from nas.data.sources import STAGES, DataSplits, open_data
 from nas.data.synthetic import SyntheticConfig
 from nas.data.video_folder import FLIPS, ClipSampling
@@ -37,7 +38,7 @@ from runners.cmd_data import add_synthetic_arguments, synthetic_config
 def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register `nas train`."""
     parser = commands.add_parser("train", help="train a backbone with or without attention cells")
-    parser.add_argument("--backbone", required=True, help="backbone name (tiny, tiny2d, ...)")
+    parser.add_argument("--backbone", required=True, help=f"backbone: {', '.join(BACKBONES.names())} (nas list backbones)")
     extra = parser.add_mutually_exclusive_group()
     extra.add_argument("--cells", help="cell or model genotype JSON: insert these attention cells")
     extra.add_argument("--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks")

@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from nas.backbones import BACKBONES
 from nas.io import atomic_write_json, atomic_write_text
 from nas.supergraph import build_supergraph_model, derive_model, load_supergraph, model_weights
 from nas.train import TrainConfig, seeded
@@ -40,7 +41,7 @@ def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
     parser.add_argument("--supergraph", required=True, help="supergraph YAML (supergraphs/sg1.yaml, ...)")
     parser.add_argument("--alpha", type=integer(1, 1024), default=3, help="the sink keeps its top-alpha nodes (default 3)")
     parser.add_argument("--beta", type=integer(1, 1024), default=2, help="each kept node keeps its top-beta inputs (default 2)")
-    parser.add_argument("--backbone", default="tiny", help="backbone name (default tiny)")
+    parser.add_argument("--backbone", default="tiny", help=f"backbone: {', '.join(BACKBONES.names())} (default tiny; nas list backbones)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="settings for a quick run (explicit flags win)")
     parser.add_argument("--arch-lr", type=real(0, above=True), default=TrainConfig.arch_lr,
                         help=f"Adam learning rate of the architecture weights (default {TrainConfig.arch_lr})")
