@@ -17,6 +17,7 @@ from typing import NoReturn, Sequence
 
 from nas.errors import UserError
 from nas.io import check_output_dir, check_output_file
+from runners import smoke
 
 COMMAND_MODULES = (
     "runners.cmd_space",
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        smoke.warn()
         check_outputs(args)
         return int(args.handler(args) or 0)
     except UserError as exc:

@@ -7,12 +7,13 @@ import sys
 
 from nas.data.export import export_synthetic
 from nas.data.synthetic import TASKS, SyntheticConfig
+from runners import smoke
 from runners.arg_types import SEED, integer
 
 
 def add_synthetic_arguments(parser: argparse.ArgumentParser, num_flag: str = "--num") -> None:
     """The flags of `SyntheticConfig` (shared by `nas data synth` and `nas train --data synthetic`)."""
-    defaults = SyntheticConfig()
+    defaults = SyntheticConfig(num_videos=smoke.default("num_videos", SyntheticConfig().num_videos))
     parser.add_argument(num_flag, dest="num_videos", type=integer(1, 1_000_000), default=defaults.num_videos,
                         help=f"videos in train + val + test (default {defaults.num_videos})")
     parser.add_argument("--frames", type=integer(1, 4096), default=defaults.frames, help=f"frames per video (default {defaults.frames})")

@@ -19,6 +19,7 @@ from nas.io import atomic_write_json, atomic_write_text, load_json, parse_assign
 from nas.objectives import OBJECTIVES
 from nas.space import load_space
 from nas.store import TrialStore
+from runners import smoke
 from runners.arg_types import SEED, integer, real
 from runners.run_folder import PRESETS, RunFolder, SearchConfig
 from runners.search_diff import add_diff_parser, export_diff, is_diff_run, resume_diff
@@ -82,9 +83,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 def resolve_config(args: argparse.Namespace) -> SearchConfig:
     """Defaults, then the preset, then the options given on the command line."""
     values: dict[str, Any] = dict(PRESETS.get(args.preset, {})) if args.preset else {}
+    if smoke.on():
+        values["trials"] = smoke.SIZES["trials"]
     values.update({name: getattr(args, name) for name in GPB_OPTIONS if getattr(args, name) is not None})
     values["controller_options"] = parse_assignments(args.controller_option, "--controller-option")
-    values["objective_options"] = parse_assignments(args.objective_option, "--objective-option")
+    objective = values.get("objective", SearchConfig().objective)
+    values["objective_options"] = smoke.objective_options(
+        objective, parse_assignments(args.objective_option, "--objective-option"))
     config = SearchConfig(**values, preset=args.preset, space_source=str(args.space))
     config.check()
     return config

@@ -31,6 +31,7 @@ from nas.io import atomic_write_json
 from nas.models import build_model
 from nas.space import load_model_genotype
 from nas.train import NonFiniteLoss, TrainConfig, resolve_device, seeded, train
+from runners import smoke
 from runners.arg_types import SEED, integer, real
 from runners.cmd_data import add_synthetic_arguments, synthetic_config
 
@@ -61,7 +62,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> No
     folder.add_argument("--flip", choices=FLIPS, default="safe", help="horizontal flips (safe: never left/right classes)")
     folder.add_argument("--eval-clips", type=integer(0, 256), default=0,
                         help="evaluate K clips per video instead of the full-length video in one pass")
-    recipe, defaults = parser.add_argument_group("training recipe"), TrainConfig()
+    recipe = parser.add_argument_group("training recipe")
+    defaults = TrainConfig(epochs=smoke.default("epochs", TrainConfig().epochs))
     recipe.add_argument("--epochs", type=integer(1, 100_000), default=defaults.epochs)
     recipe.add_argument("--batch-size", type=integer(1, 65_536), default=defaults.batch_size, help="global batch size")
     recipe.add_argument("--lr", type=real(0, above=True), default=defaults.lr, help="peak learning rate")

@@ -22,6 +22,7 @@ from nas.io import atomic_write_json, atomic_write_text
 from nas.supergraph import build_supergraph_model, derive_model, load_supergraph, model_weights
 from nas.train import TrainConfig, seeded
 from nas.viz import cell_figure, model_graphs, save_figure
+from runners import smoke
 from runners.arg_types import integer, real
 from runners.cmd_train import add_run_arguments, open_run_data, run_training, set_threads, train_config
 
@@ -57,7 +58,9 @@ def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
 
 def apply_preset(args: argparse.Namespace) -> argparse.Namespace:
     """Options given on the command line, else the preset's values, else the defaults."""
-    preset = PRESETS.get(args.preset or "", {})
+    preset = dict(PRESETS.get(args.preset or "", {}))
+    if smoke.on():  # NAS_SMOKE=1 shrinks the preset's sizes too
+        preset.update({k: v for k, v in smoke.SIZES.items() if k in PRESET_OPTIONS})
     for name in PRESET_OPTIONS:
         if getattr(args, name) is None:
             setattr(args, name, preset.get(name, args.parser_defaults.get(name)))
