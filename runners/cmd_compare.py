@@ -48,7 +48,7 @@ from runners.flops_table import count as paper_count
 
 PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
 NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress",
-              "workers", "jobs"}
+              "loader_workers", "jobs"}
 """Options that do not change what a run computes (or differ per model or seed): not part of the recipe check."""
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
@@ -87,7 +87,7 @@ def command_line(args: argparse.Namespace) -> str:
     """`nas compare` with every option whose value differs from its default."""
     words = ["nas", "compare"]
     for action in args.command_actions:
-        if not action.option_strings or action.dest in ("help", "progress", "threads", "workers", "jobs"):
+        if not action.option_strings or action.dest in ("help", "progress", "threads", "loader_workers", "jobs"):
             continue
         value, flag = getattr(args, action.dest, None), action.option_strings[-1]
         if value == action.default:

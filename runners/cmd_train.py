@@ -76,7 +76,9 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> No
     recipe.add_argument("--seed", type=SEED, default=defaults.seed, help="seed of the weights and the batch order")
     recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)
     recipe.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
-    recipe.add_argument("--workers", type=integer(0, 256), default=defaults.num_workers, help="data loader processes")
+    recipe.add_argument("--loader-workers", type=integer(0, 256), default=defaults.num_workers,
+                        help=f"data-loading processes (default {defaults.num_workers}: in this process); "
+                             "concurrent trials are `nas search gpb --workers`")
     recipe.add_argument("--threads", type=integer(1, 1024), help="CPU threads of this process (default: torch's choice)")
     recipe.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help="progress bar on stderr (default: when stderr is a terminal)")
@@ -89,7 +91,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
         clip_grad_norm=args.clip_grad_norm, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, seed=args.seed,
-        device=args.device, amp=args.amp, num_workers=args.workers, progress=progress,
+        device=args.device, amp=args.amp, num_workers=args.loader_workers, progress=progress,
         arch_lr=getattr(args, "arch_lr", TrainConfig.arch_lr),
         arch_weight_decay=getattr(args, "arch_weight_decay", TrainConfig.arch_weight_decay),
     ).validate()

@@ -139,5 +139,7 @@ def resume_diff(path: str) -> int:
     settings = load_json(record, "run record").get("settings")
     if not isinstance(settings, dict) or not all(isinstance(k, str) and k.isidentifier() for k in settings):
         raise UserError(f"{record}: settings: expected the mapping of options the search was started with")
+    if "workers" in settings:  # run folders made before --workers became --loader-workers
+        settings["loader_workers"] = settings.pop("workers")
     args = argparse.Namespace(**{**settings, "out": path, "preset": None})
     return run_diff(args)

@@ -83,7 +83,7 @@ NUMBERS = [
     ["train", "--backbone", "tiny", "--out", "run", *extra] for extra in (
         ["--seed", "-1"], ["--seed", "99999999999"], ["--width", "nan"], ["--width", "inf"], ["--lr", "nan"],
         ["--epochs", "0"], ["--frames", "10000000"], ["--size", "1000000"], ["--num-videos", "-5"],
-        ["--batch-size", "0"], ["--workers", "1000000"], ["--threads", "0"], ["--label-smoothing", "1.5"],
+        ["--batch-size", "0"], ["--loader-workers", "1000000"], ["--workers", "2"], ["--threads", "0"], ["--label-smoothing", "1.5"],
         ["--weight-decay", "-1"], ["--warmup-epochs", "inf"], ["--frames", "1000", "--size", "512"])
 ] + [
     ["search", "gpb", "--space", str(GPB), "--out", "run", *extra] for extra in (
