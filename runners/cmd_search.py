@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any, Callable
 
 
@@ -63,6 +64,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gpb.add_argument("--cpus-per-trial", type=real(0, 1024, above=True), help=f"Ray CPUs per trial (default {default.cpus_per_trial:g})")
     gpb.add_argument("--gpus-per-trial", type=real(0, 64), help=f"Ray GPUs per trial (default {default.gpus_per_trial:g})")
     gpb.add_argument("--address", help="join this Ray cluster (HOST:PORT) instead of starting Ray here")
+    gpb.add_argument("--quiet", action="store_true", help="print only the closing summary (trials.log has every line)")
     gpb.set_defaults(handler=run_gpb)
 
     resume = verbs.add_parser("resume", help="continue a killed or finished search")
@@ -70,6 +72,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     resume.add_argument("--trials", type=integer(1, 1_000_000), help="raise the number of trials")
     resume.add_argument("--workers", type=integer(1, 4096))
     resume.add_argument("--address", help="join this Ray cluster (HOST:PORT)")
+    resume.add_argument("--quiet", action="store_true", help="print only the closing summary")
     resume.set_defaults(handler=run_resume)
 
     export = commands.add_parser("export", help="write the best genotype (or the Pareto front) of a search run")
@@ -138,7 +141,7 @@ def run_gpb(args: argparse.Namespace) -> int:
     check_setup(config, args.space)
     run = RunFolder.create(args.out, config, read_text(args.space, "search space"), sys.argv[1:])
     with run.lock():
-        return run_session(run, config)
+        return run_session(run, config, quiet=args.quiet)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -159,12 +162,17 @@ def run_resume(args: argparse.Namespace) -> int:
             run.save_config(config)
             run.add_session(sys.argv[1:], config.seed)
 
-        return run_session(run, config, record)
+        return run_session(run, config, record, quiet=args.quiet)
 
 
-def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None] | None = None) -> int:
+def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None] | None = None,
+                quiet: bool = False) -> int:
     """Rebuild the controller from the store and run trials until the search is done (`record`, if
-    given, is called once the store, controller and objective are built, before any trial)."""
+    given, is called once the store, controller and objective are built, before any trial).
+
+    Prints a header, a line while Ray starts and when it is ready, a line per finished trial and a
+    summary; `quiet` keeps only the summary (trials.log still gets every line)."""
+    say = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
     from nas.controllers import rebuild_controller
     from nas.objectives import make_objective
     from runners import ray_backend
@@ -174,15 +182,17 @@ def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None]
     with TrialStore.open(run.store_path) as store:
         controller = rebuild_controller(config.controller, space, store, config.seed, **config.controller_options)
         objective = make_objective(config.objective, config.objective_options)
-        driver = SearchDriver(run, config, controller, store, objective, budget_of(config),
-                              echo=lambda line: print(line, flush=True))
+        driver = SearchDriver(run, config, controller, store, objective, budget_of(config), echo=say)
         if record is not None:
             record()
         where = config.address or "Ray inside this process"
-        print(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
-              f"{config.trials} trials, {config.workers} worker{'s' if config.workers != 1 else ''}, {where}", flush=True)
+        say(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
+            f"{config.trials} trials, {config.workers} worker{'s' if config.workers != 1 else ''}, {where}")
         if not driver.done():
+            started = time.perf_counter()
+            say("starting Ray inside this process ..." if config.address is None else f"joining {config.address} ...")
             ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
+            say(f"Ray ready after {time.perf_counter() - started:.0f} s; trials running, a line as each finishes")
             try:
                 sessions = len(load_json(run.provenance_path, "provenance")["sessions"])
                 ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,

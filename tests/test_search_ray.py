@@ -222,6 +222,7 @@ def test_a_full_disk_is_one_line_and_the_search_resumes_once_there_is_room(small
     toy = ["--objective", "toy", "--controller", "random", "--workers", "1"]
     done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "2", *toy)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "starting Ray inside this process ..." in done.stdout and "Ray ready after" in done.stdout
     first = rows(run)
     filler = small_disk / "filler"
     fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
@@ -253,6 +254,8 @@ def test_after_a_kill_during_creation_a_fresh_search_with_the_same_out_runs(tmp_
     assert not run.exists()
     done = nas("search", "resume", run)  # nothing there to resume, said in one line
     assert done.returncode == 2 and "run folder not found" in done.stderr
-    done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "2", "--objective", "toy")
+    done = nas("search", "gpb", "--space", GPB, "--out", run, "--trials", "2", "--objective", "toy", "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(rows(run)) == 2 and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["done"]  # --quiet: the summary only
+    assert len((run / "trials.log").read_text().splitlines()) == 2  # the log still has every trial
