@@ -80,13 +80,12 @@ OUTPUT_FILES = ("output", "table")
 
 
 def check_outputs(args: argparse.Namespace) -> None:
-    """Refuse unwritable output paths before any work: files (`OUTPUT_FILES`, or the command's own
-    ``output_files``) and the run folder ``--out`` of the commands that write one."""
-    files = getattr(args, "output_files", OUTPUT_FILES)
-    for dest in files:
+    """Refuse unwritable output paths before any work: the files of `OUTPUT_FILES` (every verb writes
+    a file with `-o/--output`, or `--table`) and the folder of `--out` (every verb that makes one)."""
+    for dest in OUTPUT_FILES:
         if getattr(args, dest, None):
             check_output_file(getattr(args, dest), f"--{dest.replace('_', '-')}")
-    if "out" not in files and isinstance(getattr(args, "out", None), str):
+    if isinstance(getattr(args, "out", None), str):
         check_output_dir(args.out, "--out")
 
 

@@ -46,10 +46,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--plot", choices=("trials", "pareto", "best"), default="trials",
                         help="for a GP-bandit run: value per trial (trials), value against GFLOPs (pareto), or "
                              "the best value so far of one or more runs (best)")
-    parser.add_argument("-o", "--out", required=True, help="file to write: .png or .svg (or .dot with --format dot)")
+    parser.add_argument("-o", "--output", "--out", dest="output", required=True,
+                        help="file to write: .png or .svg (or .dot with --format dot); --out is the old name")
     parser.add_argument("--format", choices=("png", "svg", "dot"), help="output format (default: from the file name)")
     parser.add_argument("--title", help="figure title (default: the file drawn)")
-    parser.set_defaults(handler=run_viz, output_files=("out",))
+    parser.set_defaults(handler=run_viz)
 
 
 def run_viz(args: argparse.Namespace) -> int:
@@ -66,10 +67,10 @@ def run_viz(args: argparse.Namespace) -> int:
             raise UserError("several --run folders go in one figure only with --plot best")
         else:
             figure = run_figure(runs[0], args.title, args.plot)
-        save_figure(figure, args.out, args.format)
+        save_figure(figure, args.output, args.format)
     else:
-        write_cells(args.genotype, args.out, args.format, args.title)
-    print(f"wrote {args.out}")
+        write_cells(args.genotype, args.output, args.format, args.title)
+    print(f"wrote {args.output}")
     return 0
 
 
