@@ -19,19 +19,26 @@ from nas.errors import UserError
 from nas.io import check_output_dir, check_output_file
 from runners import smoke
 
-COMMAND_MODULES = (
-    "runners.cmd_space",
-    "runners.cmd_genotype",
-    "runners.cmd_flops",
-    "runners.cmd_supergraph",
-    "runners.cmd_data",
-    "runners.cmd_train",
-    "runners.cmd_search",
-    "runners.cmd_viz",
-    "runners.cmd_compare",
-    "runners.cmd_list",
-)
-"""Modules with an ``add_commands(subparsers)`` function; each registers its subcommands."""
+COMMANDS: dict[str, tuple[str, str]] = {
+    "space": ("runners.cmd_space", "work with a search-space YAML file"),
+    "genotype": ("runners.cmd_genotype", "work with genotype JSON files"),
+    "flops": ("runners.cmd_flops", "FLOPs (multiply-add = 2) and parameters of a model, or the paper table"),
+    "supergraph": ("runners.cmd_supergraph", "work with supergraph YAML files"),
+    "data": ("runners.cmd_data", "datasets"),
+    "train": ("runners.cmd_train", "train a backbone with or without attention cells"),
+    "search": ("runners.cmd_search", "search attention cells"),
+    "export": ("runners.cmd_search", "write the best genotype (or the Pareto front) of a search run"),
+    "viz": ("runners.cmd_viz", "draw cell diagrams (PNG, SVG, Graphviz) and plot run folders"),
+    "compare": ("runners.cmd_compare", "train the backbone alone, with non-local blocks and with cells over several "
+                                       "seeds; write a table, a figure and JSON"),
+    "list": ("runners.cmd_list", "print the op kinds, backbones, objectives or controllers, with their choices and "
+                                 "defaults"),
+}
+"""Each command, the module whose ``add_commands(subparsers)`` registers it, and its help line.
+Only the module of the command being run is imported (the others appear in `nas --help` by their
+help line), so a command pays for its own imports only; tests/test_cli_list.py keeps the help
+lines equal to the modules' own."""
+COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -41,21 +48,33 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full `nas` parser with every command module's subcommands."""
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The `nas` parser: with `argv`, the module of the command it names only (the others as help
+    lines); without, every command module."""
     parser = OneLineParser(prog="nas", description="Search, build and compare spatiotemporal attention cells.")
     from nas import __version__
 
     parser.add_argument("--version", action="version", version=f"attention-nas {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser, required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_commands(commands)
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    modules = COMMAND_MODULES if wanted is None else tuple({COMMANDS[wanted][0]} if wanted in COMMANDS else ())
+    for module in modules:
+        importlib.import_module(module).add_commands(commands)
+    for command, (_, help_line) in COMMANDS.items():
+        if command not in commands.choices:
+            commands.add_parser(command, help=help_line)  # named in `nas --help`; its module loads when it is run
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `nas` console script; returns the exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # answered before the command modules (and torch) are imported
+        from nas import __version__
+
+        print(f"attention-nas {__version__}")
+        return 0
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         smoke.warn()

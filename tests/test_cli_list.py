@@ -29,3 +29,18 @@ def test_op_choices_show_their_values_and_defaults():
     _, out, _ = run_nas("list", "controllers")
     assert "    initial (default 8)" in out
 
+
+
+def test_the_lazy_command_table_matches_what_the_modules_register():
+    """`nas --help` shows COMMANDS' help lines without importing the modules: they must agree."""
+    import argparse
+
+    from runners.cli import COMMANDS, build_parser
+
+    parser = build_parser()  # every module loaded
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    registered = {choice.dest: choice.help for choice in action._choices_actions}
+    assert registered == {command: help_line for command, (_, help_line) in COMMANDS.items()}
+    lazy = build_parser(["space", "validate", "x.yaml"])  # only cmd_space loaded, the rest as help lines
+    action = next(a for a in lazy._actions if isinstance(a, argparse._SubParsersAction))
+    assert {choice.dest: choice.help for choice in action._choices_actions} == registered
