@@ -12,8 +12,7 @@ import argparse
 import math
 from typing import Callable
 
-SEED_MAX = 2**32 - 1
-"""Largest seed (NumPy's and PyTorch's generators both take 0 .. 2^32 - 1 everywhere)."""
+from nas.space.limits import SEED_MAX
 
 
 def integer(low: int | None = None, high: int | None = None) -> Callable[[str], int]:

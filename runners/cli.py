@@ -13,25 +13,25 @@ import importlib
 import os
 import sqlite3
 import sys
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
 from nas.errors import UserError
 from nas.io import check_output_dir, check_output_file
 from runners import smoke
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "space": ("runners.cmd_space", "work with a search-space YAML file"),
-    "genotype": ("runners.cmd_genotype", "work with genotype JSON files"),
-    "flops": ("runners.cmd_flops", "FLOPs (multiply-add = 2) and parameters of a model, or the paper table"),
-    "supergraph": ("runners.cmd_supergraph", "work with supergraph YAML files"),
-    "data": ("runners.cmd_data", "datasets"),
-    "train": ("runners.cmd_train", "train a backbone with or without attention cells"),
-    "search": ("runners.cmd_search", "search attention cells"),
-    "export": ("runners.cmd_search", "write the best genotype (or the Pareto front) of a search run"),
-    "viz": ("runners.cmd_viz", "draw cell diagrams (PNG, SVG, Graphviz) and plot run folders"),
-    "compare": ("runners.cmd_compare", "train the backbone alone, with non-local blocks and with cells over several "
+    "space": ("runners.commands.space", "work with a search-space YAML file"),
+    "genotype": ("runners.commands.genotype", "work with genotype JSON files"),
+    "flops": ("runners.commands.flops", "FLOPs (multiply-add = 2) and parameters of a model, or the paper table"),
+    "supergraph": ("runners.commands.supergraph", "work with supergraph YAML files"),
+    "data": ("runners.commands.data", "datasets"),
+    "train": ("runners.commands.train", "train a backbone with or without attention cells"),
+    "search": ("runners.commands.search", "search attention cells"),
+    "export": ("runners.commands.search", "write the best genotype (or the Pareto front) of a search run"),
+    "viz": ("runners.commands.viz", "draw cell diagrams (PNG, SVG, Graphviz) and plot run folders"),
+    "compare": ("runners.commands.compare", "train the backbone alone, with non-local blocks and with cells over several "
                                        "seeds; write a table, a figure and JSON"),
-    "list": ("runners.cmd_list", "print the op kinds, backbones, objectives or controllers, with their choices and "
+    "list": ("runners.commands.list", "print the op kinds, backbones, objectives or controllers, with their choices and "
                                  "defaults"),
 }
 """Each command, the module whose ``add_commands(subparsers)`` registers it, and its help line.
@@ -41,8 +41,26 @@ lines equal to the modules' own."""
 COMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help lines that end with the option's default when it has one and the line does not say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text, default = action.help or "", action.default
+        if "default" in text or not action.option_strings or default is None or default is False \
+                or default == [] or default is argparse.SUPPRESS:
+            return action.help
+        if isinstance(action, (argparse._HelpAction, argparse._VersionAction, argparse._StoreConstAction)):
+            return action.help
+        return f"{text} (default %(default)s)".strip()
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line (no usage block) with exit code 2."""
+    """An ArgumentParser whose errors are one line (no usage block) with exit code 2, and whose help
+    lines show every default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -44,3 +44,36 @@ def test_the_lazy_command_table_matches_what_the_modules_register():
     lazy = build_parser(["space", "validate", "x.yaml"])  # only cmd_space loaded, the rest as help lines
     action = next(a for a in lazy._actions if isinstance(a, argparse._SubParsersAction))
     assert {choice.dest: choice.help for choice in action._choices_actions} == registered
+
+
+def every_option(parser, name="nas"):
+    """(command, action) for every option of every (sub)command of the parser."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for verb, sub in action.choices.items():
+                yield from every_option(sub, f"{name} {verb}")
+        elif action.option_strings and not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield name, action
+
+
+def test_every_option_has_a_help_line_and_every_default_is_shown():
+    import argparse
+
+    from runners.cli import build_parser
+
+    parser = build_parser()
+    options = list(every_option(parser))
+    assert len(options) > 100
+    for command, action in options:
+        assert action.help, f"{command} {action.option_strings[0]} has no help line"
+        if isinstance(action, argparse._StoreConstAction) or action.default in (None, [], argparse.SUPPRESS) \
+                or action.default is False:
+            continue
+        words = command.split()[1:]
+        sub = parser
+        for word in words:
+            sub = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices[word]
+        shown = sub._get_formatter()._expand_help(action)  # the line `nas ... --help` prints
+        assert "default" in shown, f"{command} {action.option_strings[-1]}: the help line does not show its default"

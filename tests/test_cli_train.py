@@ -106,7 +106,7 @@ def test_data_synth_refuses_odd_frame_sizes(tmp_path):
 
 @pytest.mark.parametrize("flags, expected", [(("--nonlocal",), {"nonlocal_blocks": True}), ((), {})])
 def test_nonlocal_flag_reaches_build_model_only_when_given(tmp_path, monkeypatch, flags, expected):
-    import runners.cmd_train as cmd_train
+    import runners.engine.training as cmd_train
     from nas.errors import UserError
 
     seen = {}

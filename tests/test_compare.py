@@ -10,9 +10,9 @@ import pytest
 from scipy.stats import ttest_rel
 
 from nas.space import load_space
-from runners.cmd_compare import ModelPlan, paper_report
-from runners.compare_report import percent
-from runners.flops_table import count
+from runners.engine.comparison import ModelPlan, paper_report
+from runners.engine.compare_report import percent
+from runners.engine.flops_table import count
 from tests.conftest import ROOT, assert_one_line_error, run_nas
 from tests.test_viz import PNG_MAGIC
 
@@ -164,7 +164,7 @@ def test_a_folder_of_another_recipe_or_cell_is_refused(tmp_path):
 
 def test_the_command_in_the_table_does_not_depend_on_the_order_of_the_flags():
     from runners.cli import build_parser
-    from runners.cmd_compare import command_line
+    from runners.commands.compare import command_line
 
     parser = build_parser()
     a = parser.parse_args(["compare", "--backbone", "tiny", "--epochs", "2", "--out", "o", "--cells", "x=a.json", "--no-amp"])

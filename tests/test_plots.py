@@ -169,7 +169,7 @@ def toy_search(path, seed):
 
 def test_nas_viz_plots_gp_bandit_runs_alone_and_side_by_side(tmp_path):
     from nas.store import TrialStore
-    from runners.cmd_viz import best_runs_figure, gpb_run_figure
+    from runners.engine.run_figures import best_runs_figure, gpb_run_figure
 
     first, second = toy_search(tmp_path / "a", 0), toy_search(tmp_path / "b", 1)
     with TrialStore.open(first.store_path) as store:

@@ -16,7 +16,7 @@ import pytest
 from nas.flops import count_flops
 from nas.models import build_model
 from nas.space import load_model_genotype
-from runners.flops_table import count as paper_count
+from runners.engine.flops_table import count as paper_count
 from tests.conftest import ROOT
 
 SEARCH = ROOT / "results" / "search"

@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from nas.store import TrialStore
-from runners.run_folder import RunFolder, SearchConfig
+from runners.engine.run_folder import RunFolder, SearchConfig
 from tests.conftest import ROOT, assert_one_line_error, run_nas
 
 GPB = ROOT / "search_spaces" / "attentionnas_gpb.yaml"
@@ -21,7 +21,7 @@ STEPS = ("space", "config", "session", "store", "rename")
 
 CREATOR = textwrap.dedent("""
     import os, sys, time
-    import runners.run_folder as rf
+    import runners.engine.run_folder as rf
     step = sys.argv[2]
 
     def pause(name, real):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -24,7 +23,7 @@ def diff_command(out, *extra) -> list[str]:
 
 def parsed_diff(*flags: str):
     from runners.cli import build_parser
-    from runners.search_diff import apply_preset
+    from runners.commands.search_diff import apply_preset
 
     return apply_preset(build_parser().parse_args(["search", "diff", "--supergraph", SG1, "--out", "o", *flags]))
 

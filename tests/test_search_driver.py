@@ -15,8 +15,8 @@ from nas.controllers import rebuild_controller
 from nas.objectives import make_objective
 from nas.space import ModelGenotype, load_space
 from nas.store import TrialStore
-from runners.run_folder import RunFolder, SearchConfig
-from runners.search_driver import SearchDriver, evaluate_trial
+from runners.engine.run_folder import RunFolder, SearchConfig
+from runners.engine.search_driver import SearchDriver, evaluate_trial
 from tests.conftest import ROOT
 
 GPB = ROOT / "search_spaces" / "attentionnas_gpb.yaml"

@@ -189,7 +189,7 @@ def test_training_trials_are_reproducible_and_record_flops(tmp_path):
 def test_the_in_process_ray_keeps_token_authentication_and_warns_when_it_is_turned_off():
     """Ray's servers listen on every interface: the cluster a search starts for itself keeps Ray's
     token authentication (its default), and a user who turned it off is told what that means."""
-    script = ("from runners.ray_backend import connect; connect(None, 1, 1.0); "
+    script = ("from runners.engine.ray_backend import connect; connect(None, 1, 1.0); "
               "from ray._private.authentication.authentication_utils import is_token_auth_enabled; "
               "import ray; print(is_token_auth_enabled()); ray.shutdown()")
     plain = {k: v for k, v in ENV.items() if not k.startswith("RAY_AUTH")}

@@ -12,7 +12,7 @@ from scipy.stats import ttest_rel
 
 from nas.space import load_model_genotype
 from nas.stats import mean_se
-from runners.run_folder import RunFolder
+from runners.engine.run_folder import RunFolder
 from tests.conftest import ROOT
 from tests.test_search_driver import FAST_GP, drive, finished, new_run, open_driver
 from tests.test_viz import PNG_MAGIC

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from runners.cli import build_parser
-from runners.cmd_search import resolve_config
-from runners.search_diff import apply_preset
+from runners.commands.search import resolve_config
+from runners.commands.search_diff import apply_preset
 from tests.conftest import SPACES
 
 

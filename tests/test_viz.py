@@ -5,6 +5,7 @@ supergraph, and one-line errors for bad input."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import re
 import xml.etree.ElementTree as ET
 

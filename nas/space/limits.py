@@ -20,3 +20,5 @@ MAX_CHANNELS = 8192
 """Channels of a feature map an op is built for (`nas flops --op --feature-shape`)."""
 MAX_MAP_POSITIONS = 16_384
 """T x H x W of a feature map an op is built for (a map-based op learns a positions x positions map)."""
+SEED_MAX = 2**32 - 1
+"""Largest seed of any kind (search, training, data): numpy's and torch's seeds fit in 32 bits."""

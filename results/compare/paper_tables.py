@@ -2,7 +2,7 @@
 
 Reads a `nas compare` JSON (backbone, + non-local, + cells labelled ``gp_bandit``, ``sg1``,
 ``sg2``, ``sg3``) and writes a page that puts each proxy model beside the paper's row it stands
-for.  The paper's figures are quoted (`runners.flops_table.PAPER_ACCURACY`, `PAPER_GFLOPS`) and
+for.  The paper's figures are quoted (`runners.engine.flops_table.PAPER_ACCURACY`, `PAPER_GFLOPS`) and
 labelled as the paper's; every other number is read from the JSON.
 
 Usage: python results/compare/paper_tables.py comparison.json -o tables.md
@@ -19,7 +19,7 @@ from typing import Any
 
 from nas.io import atomic_write_text
 from nas.stats import p_text
-from runners.flops_table import PAPER_ACCURACY, PAPER_GFLOPS
+from runners.engine.flops_table import PAPER_ACCURACY, PAPER_GFLOPS
 
 TABLE_A = (("I3D", "backbone"), ("I3D+NL", "nonlocal"), ("I3D+Cell", "cell-gp_bandit"))
 TABLE_B = (("I3D", "backbone"), ("I3D+NL", "nonlocal"), ("I3D+SG-1 Cell", "cell-sg1"),

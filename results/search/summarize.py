@@ -27,7 +27,7 @@ from typing import Any
 from nas.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from nas.stats import mean_se, p_text, paired, verdict
 from nas.viz import best_so_far, best_so_far_band_figure, save_figure
-from runners.cmd_viz import finished_trials
+from runners.engine.run_figures import finished_trials
 
 CONTROLLERS = ("gp_bandit", "random", "tpe", "optuna_gp")
 

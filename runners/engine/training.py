@@ -1,8 +1,10 @@
-"""`nas train`: train a backbone (alone, with attention cells, or with non-local blocks).
+"""The run machinery of every training: `nas train`, each run of `nas compare` and `nas search diff`.
 
-The run folder gets ``run.json`` (command line, seed, version, git commit, resolved settings),
-``checkpoint.pt`` and ``metrics.jsonl`` after every epoch, and ``result.json`` at the end.
-Running the same command again on a run folder with a checkpoint resumes it.  Under
+A run is described by its options, the namespace `nas train` parses (run.json keeps them as
+``settings``, so a run can be rebuilt from its folder): `train_config` and `synthetic_config`
+read the recipe and the data from it, `open_run_data` opens the splits, `build` makes the
+model, and `run_training` trains into the run folder ``--out`` (resuming it), evaluates and
+writes ``run.json``, ``checkpoint.pt``, ``metrics.jsonl`` and ``result.json``.  Under
 ``torchrun`` every process trains its share of each batch and only the first one writes.
 """
 
@@ -20,10 +22,9 @@ import torch
 import torch.distributed as dist
 
 from nas import __version__
-from nas.backbones import BACKBONES
-from nas.data.sources import STAGES, DataSplits, open_data
+from nas.data.sources import DataSplits, open_data
 from nas.data.synthetic import SyntheticConfig
-from nas.data.video_folder import FLIPS, ClipSampling
+from nas.data.video_folder import ClipSampling
 from nas.distributed import init_process_group, world_from_env
 from nas.errors import UserError
 from nas.evaluation import evaluate
@@ -31,57 +32,6 @@ from nas.io import atomic_write_json
 from nas.models import build_model
 from nas.space import load_model_genotype
 from nas.train import NonFiniteLoss, TrainConfig, resolve_device, seeded, train
-from runners import smoke
-from runners.arg_types import SEED, integer, real
-from runners.cmd_data import add_synthetic_arguments, synthetic_config
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Register `nas train`."""
-    parser = commands.add_parser("train", help="train a backbone with or without attention cells")
-    parser.add_argument("--backbone", required=True, help=f"backbone: {', '.join(BACKBONES.names())} (nas list backbones)")
-    extra = parser.add_mutually_exclusive_group()
-    extra.add_argument("--cells", help="cell or model genotype JSON: insert these attention cells")
-    extra.add_argument("--nonlocal", dest="nonlocal_blocks", action="store_true", help="insert non-local blocks")
-    add_run_arguments(parser, default_stage="train")
-    parser.set_defaults(handler=run_train)
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str) -> None:
-    """The flags every training run takes: width, data, stage, run folder, data and recipe options."""
-    parser.add_argument("--width", type=real(0, 16, above=True), default=1.0, help="channel width multiplier (default 1)")
-    parser.add_argument("--data", default="synthetic", help="'synthetic' or a folder with train.csv, val.csv[, test.csv]")
-    parser.add_argument("--stage", choices=sorted(STAGES), default=default_stage,
-                        help=f"train: train/val/test; search: search_train/search_val (default {default_stage})")
-    parser.add_argument("--out", required=True, help="run folder (resumed if it has a checkpoint)")
-    add_synthetic_arguments(parser, num_flag="--num-videos")
-    folder = parser.add_argument_group("video folders")
-    folder.add_argument("--stride", type=integer(1, 256), default=1, help="take every n-th frame (default 1)")
-    folder.add_argument("--short-side", type=integer(8, 4096), help="resize frames to this short side")
-    folder.add_argument("--crop", type=integer(8, 4096), help="square training crop (random) and clip-evaluation crop (centre)")
-    folder.add_argument("--flip", choices=FLIPS, default="safe", help="horizontal flips (safe: never left/right classes)")
-    folder.add_argument("--eval-clips", type=integer(0, 256), default=0,
-                        help="evaluate K clips per video instead of the full-length video in one pass")
-    recipe = parser.add_argument_group("training recipe")
-    defaults = TrainConfig(epochs=smoke.default("epochs", TrainConfig().epochs))
-    recipe.add_argument("--epochs", type=integer(1, 100_000), default=defaults.epochs)
-    recipe.add_argument("--batch-size", type=integer(1, 65_536), default=defaults.batch_size, help="global batch size")
-    recipe.add_argument("--lr", type=real(0, above=True), default=defaults.lr, help="peak learning rate")
-    recipe.add_argument("--optimizer", choices=("adamw", "sgd"), default=defaults.optimizer)
-    recipe.add_argument("--clip-grad-norm", type=real(0), default=defaults.clip_grad_norm,
-                        help="clip the gradient norm to this (0: no clipping)")
-    recipe.add_argument("--weight-decay", type=real(0, 10), default=defaults.weight_decay)
-    recipe.add_argument("--warmup-epochs", type=real(0, 100_000), default=defaults.warmup_epochs)
-    recipe.add_argument("--label-smoothing", type=real(0, 0.999), default=defaults.label_smoothing)
-    recipe.add_argument("--seed", type=SEED, default=defaults.seed, help="seed of the weights and the batch order")
-    recipe.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)
-    recipe.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
-    recipe.add_argument("--loader-workers", type=integer(0, 256), default=defaults.num_workers,
-                        help=f"data-loading processes (default {defaults.num_workers}: in this process); "
-                             "concurrent trials are `nas search gpb --workers`")
-    recipe.add_argument("--threads", type=integer(1, 1024), help="CPU threads of this process (default: torch's choice)")
-    recipe.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar on stderr (default: when stderr is a terminal)")
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -119,15 +69,6 @@ def build(args: argparse.Namespace, num_classes: int) -> torch.nn.Module:
             if "nonlocal_blocks" in str(exc):
                 raise UserError(f"backbone {args.backbone!r} cannot take non-local blocks in this version") from None
             raise
-
-
-def run_train(args: argparse.Namespace) -> int:
-    """Train, print one line per epoch and the final metrics, write the run folder."""
-    config = train_config(args)
-    set_threads(args)
-    data = open_run_data(args)
-    run_training(args, config, build(args, len(data.classes)), data)
-    return 0
 
 
 def set_threads(args: argparse.Namespace) -> None:
@@ -280,3 +221,9 @@ def git_commit() -> str | None:
         return None
     commit = done.stdout.strip() if done.returncode == 0 else ""
     return commit or None
+
+
+def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
+    """The `SyntheticConfig` named by the flags of `add_synthetic_arguments`."""
+    return SyntheticConfig(num_videos=args.num_videos, frames=args.frames, size=args.size, seed=args.data_seed,
+                           task=args.task).validate()

@@ -36,7 +36,7 @@ from nas.errors import UserError
 from nas.io import atomic_write_json, atomic_write_text, load_json, read_text, short
 from nas.space.schema import check_type
 from nas.store import TrialStore
-from runners.arg_types import SEED_MAX
+from nas.space.limits import SEED_MAX
 
 CONFIG_SCHEMA = "attention-nas/search-run@1"
 LOCK_NAME = ".lock"  # RunFolder.lock
@@ -248,4 +248,3 @@ def _git(*args: str) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
-

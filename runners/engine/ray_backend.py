@@ -1,10 +1,10 @@
-"""Ray Tune executes the trials of a search; the driver (`runners.search_driver`) decides them.
+"""Ray Tune executes the trials of a search; the driver (`runners.engine.search_driver`) decides them.
 
 - `connect`: without an address Ray starts inside this process (``address="local"``: never
   an unrelated cluster that happens to run on the machine); with one it joins that cluster
   after checking the head answers, so an unreachable address is one line, not a hang.
 - `execute`: a Ray Tune run whose search algorithm adapts the driver and whose trainable
-  evaluates the objective (both in `runners.tune_adapter`), at most ``workers`` at once.
+  evaluates the objective (both in `runners.engine.tune_adapter`), at most ``workers`` at once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from nas.errors import UserError, first_line
-from runners.search_driver import SearchDriver
+from runners.engine.search_driver import SearchDriver
 
 
 def check_address(address: str, timeout: float = 5.0) -> None:
@@ -67,7 +67,7 @@ def execute(driver: SearchDriver, storage: Path, session: str, workers: int, cpu
     """Run the search's trials with Ray Tune until the driver says it is done."""
     from ray import tune
 
-    from runners.tune_adapter import ControllerSearcher, ErrorText, run_trial
+    from runners.engine.tune_adapter import ControllerSearcher, ErrorText, run_trial
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's console tables would bury our one line per trial
     searcher = ControllerSearcher(driver)

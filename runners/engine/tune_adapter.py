@@ -25,7 +25,7 @@ import ray
 from ray import tune
 from ray.tune.search import Searcher
 
-from runners.search_driver import SearchDriver, evaluate_trial
+from runners.engine.search_driver import SearchDriver, evaluate_trial
 
 
 class _Unpickled:

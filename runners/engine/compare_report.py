@@ -9,7 +9,7 @@ non-local blocks pair by pair (the same seed trains both) by `nas.stats.paired`:
 its standard error, a paired t-test (which decides) and a Wilcoxon signed-rank test.  FLOPs
 follow `nas.flops` (multiply-add = 2 FLOPs) at batch 1: at the proxy clip size on the trained
 architecture and, when a paper backbone is named, with the same blocks in that backbone at the
-paper's 250 x 256 x 256 with 600 classes (`runners.flops_table.count`).
+paper's 250 x 256 x 256 with 600 classes (`runners.engine.flops_table.count`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from nas.flops import CONVENTION, FlopReport
 from nas.stats import LEVEL, PRIMARY, mean_se, p_text, paired, signed, verdict
 from nas.viz.plots import Measured, comparison_figure
-from runners.flops_table import INPUT as PAPER_INPUT
+from runners.engine.flops_table import INPUT as PAPER_INPUT
 
 PAPER_SIZE = "x".join(map(str, PAPER_INPUT[2:]))  # "250x256x256"
 METRICS = {"top1": "test top-1 after the last epoch", "mean_top1": "test top-1 averaged over the epochs",

@@ -18,7 +18,7 @@ from nas.models import build_model
 from nas.ops import OPS
 from nas.space import load_model_genotype, load_space
 from runners.arg_types import integer, real
-from runners.op_flops import add_op_arguments, run_op
+from runners.commands.flops_op import add_op_arguments, run_op
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -105,7 +105,7 @@ def describe(name: str, report: FlopReport) -> str:
 
 def run_table(args: argparse.Namespace) -> int:
     """Write results/flops.md (the command that made it is written at its top)."""
-    from runners.flops_table import make_table
+    from runners.engine.flops_table import make_table
 
     if not args.cells:
         raise UserError("--table needs --cells G.json: the cell of the '+Cell' rows")

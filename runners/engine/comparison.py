@@ -1,15 +1,11 @@
-"""`nas compare`: the backbone alone, with non-local blocks and with each given cell, one recipe,
-several seeds; a markdown table, a figure and a JSON of every number in the folder it is given.
+"""The work of `nas compare`: plan the models, count their FLOPs, train every (model, seed) run.
 
-Every training is an ordinary `nas train` run folder, ``OUT/runs/<model>/seed<S>``, made by
-the same code path (`runners.cmd_train.run_training`); rerunning the command skips the runs
-that finished (they have ``result.json``) and resumes an interrupted one from its checkpoint.
-``OUT/compare.json`` keeps the recipe and the cells: a rerun with another recipe, or another
-cell under a label already used, is refused rather than mixed into the same table.  Adding
-seeds or cells to a finished comparison trains only the new runs.
-
-The table names the command that made it, written from the parsed options (those that differ
-from their defaults), so it reads the same however the options were typed.
+Every training is an ordinary training run folder, ``OUT/runs/<model>/seed<S>``, made by the
+one code path of `runners.engine.training.run_training`; a finished run (it has
+``result.json``) is read instead of trained again, an interrupted one resumes from its
+checkpoint.  ``OUT/compare.json`` keeps the recipe and the cells, so that a rerun with another
+recipe, or another cell under a label already used, is refused rather than mixed into the same
+table.  `runners.engine.compare_report` turns the runs into the table, the JSON and the figure.
 """
 
 from __future__ import annotations
@@ -18,7 +14,6 @@ import argparse
 import contextlib
 import multiprocessing
 import re
-import shlex
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,24 +27,20 @@ from nas.flops import count_flops
 from nas.io import atomic_write_json, atomic_write_text, load_json
 from nas.space import load_model_genotype
 from nas.viz import save_figure
-from runners import compare_report
-from runners.arg_types import integer
-from runners.cmd_train import (
-    add_run_arguments,
-    build,
-    git_commit,
-    open_run_data,
-    run_training,
-    set_threads,
-    train_config,
-)
-from runners.flops_table import BACKBONES as PAPER_BACKBONES
-from runners.flops_table import count as paper_count
+from runners.engine import compare_report
+from runners.engine.flops_table import BACKBONES as PAPER_BACKBONES
+from runners.engine.flops_table import count as paper_count
+from runners.engine.training import build, git_commit, open_run_data, run_training, set_threads, train_config
+
 
 PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
+
+
 NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress",
               "loader_workers", "jobs"}
 """Options that do not change what a run computes (or differ per model or seed): not part of the recipe check."""
+
+
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
@@ -61,45 +52,6 @@ class ModelPlan:
     name: str
     cells: str | None = None
     nonlocal_blocks: bool = False
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Register `nas compare`."""
-    parser = commands.add_parser(
-        "compare", help="train the backbone alone, with non-local blocks and with cells over several seeds; "
-                        "write a table, a figure and JSON")
-    parser.add_argument("--backbone", required=True, help=f"backbone: {', '.join(BACKBONES.names())} (nas list backbones)")
-    parser.add_argument("--cells", action="append", default=[], metavar="[LABEL=]G.json",
-                        help="a cell or model genotype to compare (repeatable); LABEL names it in the table")
-    parser.add_argument("--seeds", type=integer(1, 1000), default=3,
-                        help="train each model with the seeds --seed, --seed+1, ... (default 3)")
-    parser.add_argument("--paper-backbone", choices=PAPER_NAMES,
-                        help=f"also count FLOPs with the same blocks in this backbone at {compare_report.PAPER_SIZE} "
-                             "(default: the backbone itself when it is a paper backbone)")
-    parser.add_argument("--jobs", type=integer(1, 1024), default=1,
-                        help="trainings at once, each in its own process with --threads threads (default 1); "
-                             "a parallel run's log goes to its folder's log.txt")
-    add_run_arguments(parser, default_stage="train")
-    parser.set_defaults(handler=run_compare, command_actions=parser._actions)
-
-
-def command_line(args: argparse.Namespace) -> str:
-    """`nas compare` with every option whose value differs from its default."""
-    words = ["nas", "compare"]
-    for action in args.command_actions:
-        if not action.option_strings or action.dest in ("help", "progress", "threads", "loader_workers", "jobs"):
-            continue
-        value, flag = getattr(args, action.dest, None), action.option_strings[-1]
-        if value == action.default:
-            continue
-        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-            words.append(flag)
-        elif isinstance(action, argparse._AppendAction):
-            for item in value:
-                words += [flag, str(item)]
-        else:
-            words += [flag, str(value)]
-    return shlex.join(words)
 
 
 def plan_models(args: argparse.Namespace) -> list[ModelPlan]:
@@ -165,42 +117,6 @@ def check_settings(out: Path, recipe: dict[str, Any], cells: dict[str, Any]) -> 
     for key, genotype in cells.items():
         if key in kept["cells"] and kept["cells"][key] != genotype:
             raise UserError(f"{out} holds runs of another cell under {key!r}; use another label or --out")
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """Plan, count, train what is missing, then write the table, the figure and the JSON."""
-    if args.stage != "train":
-        raise UserError("nas compare reports accuracy on the test split: --stage must be train")
-    if args.jobs > 1 and world_from_env().distributed:
-        raise UserError("--jobs runs trainings side by side in one process each; under torchrun give --jobs 1")
-    set_threads(args)
-    out, seeds = Path(args.out), [args.seed + i for i in range(args.seeds)]
-    models = plan_models(args)
-    paper = args.paper_backbone or (args.backbone if args.backbone in PAPER_NAMES else None)
-    first = data_key(args, args.seed)
-    data = {first: open_run_data(run_args(args, models[0], args.seed, out))}
-    num_classes, shape = len(data[first].classes), proxy_input(args)
-    results = []
-    for model in models:  # build and count every model first: a bad cell fails before any training
-        proxy = count_flops(build(run_args(args, model, args.seed, out), num_classes), shape)
-        paper_flops, note = paper_report(model, paper)
-        results.append(compare_report.ModelResult(model.key, model.name, model.cells, proxy, paper_flops, note))
-    cells = {m.key: load_model_genotype(m.cells).to_dict() for m in models if m.cells}
-    recipe = {k: v for k, v in vars(args).items() if k not in NOT_RECIPE}
-    check_settings(out, recipe, cells)
-    main_process = world_from_env().is_main
-    if main_process:
-        atomic_write_json(out / "compare.json", {"recipe": recipe, "cells": {**_kept_cells(out), **cells}})
-    for result, runs in zip(results, train_all(args, models, seeds, out, data)):
-        result.runs.extend(runs)
-    if not main_process:  # under torchrun every process trains its share; the first one reports
-        return 0
-    context = report_context(args, seeds, paper, shape, data[first])
-    atomic_write_json(out / "comparison.json", compare_report.report_json(results, context))
-    atomic_write_text(out / "comparison.md", compare_report.markdown_table(results, context))
-    save_figure(compare_report.figure(results, context), out / "comparison.png")
-    print(f"wrote {out / 'comparison.md'}, {out / 'comparison.png'} and {out / 'comparison.json'}")
-    return 0
 
 
 def _kept_cells(out: Path) -> dict[str, Any]:
@@ -272,7 +188,8 @@ def data_key(args: argparse.Namespace, seed: int) -> int | None:
     return None if args.data == "synthetic" else seed
 
 
-def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None, shape: tuple, data: Any) -> dict:
+def report_context(args: argparse.Namespace, command: str, seeds: list[int], paper: str | None, shape: tuple,
+                   data: Any) -> dict:
     """What the table and the JSON say about how the numbers were made (`data`: the opened splits)."""
     if args.data == "synthetic":
         described = (f"synthetic {args.task} videos ({args.num_videos} of {args.frames} frames of {args.size}x{args.size}, "
@@ -284,7 +201,7 @@ def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None
               f"warm-up epochs), weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
               f"width {args.width}")
     return {
-        "command": command_line(args), "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
+        "command": command, "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
         "data": args.data, "data_description": described, "recipe_description": recipe, "seeds": seeds,
         "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
         "num_classes": len(data.classes), "pairs": len(data.pairs),
@@ -292,3 +209,40 @@ def report_context(args: argparse.Namespace, seeds: list[int], paper: str | None
         "task": args.task if args.data == "synthetic" else None,
         "test_videos": len(data.test) if data.test is not None else 0,
     }
+
+
+def run_comparison(args: argparse.Namespace, command: str) -> int:
+    """Plan, count, train what is missing, then write the table, the figure and the JSON (`command`:
+    the command line the page names)."""
+    if args.stage != "train":
+        raise UserError("nas compare reports accuracy on the test split: --stage must be train")
+    if args.jobs > 1 and world_from_env().distributed:
+        raise UserError("--jobs runs trainings side by side in one process each; under torchrun give --jobs 1")
+    set_threads(args)
+    out, seeds = Path(args.out), [args.seed + i for i in range(args.seeds)]
+    models = plan_models(args)
+    paper = args.paper_backbone or (args.backbone if args.backbone in PAPER_NAMES else None)
+    first = data_key(args, args.seed)
+    data = {first: open_run_data(run_args(args, models[0], args.seed, out))}
+    num_classes, shape = len(data[first].classes), proxy_input(args)
+    results = []
+    for model in models:  # build and count every model first: a bad cell fails before any training
+        proxy = count_flops(build(run_args(args, model, args.seed, out), num_classes), shape)
+        paper_flops, note = paper_report(model, paper)
+        results.append(compare_report.ModelResult(model.key, model.name, model.cells, proxy, paper_flops, note))
+    cells = {m.key: load_model_genotype(m.cells).to_dict() for m in models if m.cells}
+    recipe = {k: v for k, v in vars(args).items() if k not in NOT_RECIPE}
+    check_settings(out, recipe, cells)
+    main_process = world_from_env().is_main
+    if main_process:
+        atomic_write_json(out / "compare.json", {"recipe": recipe, "cells": {**_kept_cells(out), **cells}})
+    for result, runs in zip(results, train_all(args, models, seeds, out, data)):
+        result.runs.extend(runs)
+    if not main_process:  # under torchrun every process trains its share; the first one reports
+        return 0
+    context = report_context(args, command, seeds, paper, shape, data[first])
+    atomic_write_json(out / "comparison.json", compare_report.report_json(results, context))
+    atomic_write_text(out / "comparison.md", compare_report.markdown_table(results, context))
+    save_figure(compare_report.figure(results, context), out / "comparison.png")
+    print(f"wrote {out / 'comparison.md'}, {out / 'comparison.png'} and {out / 'comparison.json'}")
+    return 0

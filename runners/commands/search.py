@@ -1,7 +1,8 @@
 """`nas search gpb|resume` and `nas export`: GP-bandit search over Ray, resume, best genotype.
 
 Everything a run needs is checked before its folder is made (space, controller and objective
-options, FLOPs budget, a reachable ``--address``), so bad input leaves nothing behind.
+options, FLOPs budget, a reachable ``--address``), so bad input leaves nothing behind; the work
+is `runners.engine.search_session`.
 """
 
 from __future__ import annotations
@@ -9,21 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from typing import Any, Callable
+from typing import Any
 
 
-from nas.budget import FlopsBudget, pareto_front
 from nas.controllers import CONTROLLERS
 from nas.errors import UserError
-from nas.io import atomic_write_json, atomic_write_text, load_json, parse_assignments, read_text
+from nas.io import atomic_write_text, parse_assignments, read_text
 from nas.objectives import OBJECTIVES
-from nas.space import load_space
 from nas.store import TrialStore
 from runners import smoke
 from runners.arg_types import SEED, integer, real
-from runners.run_folder import PRESETS, RunFolder, SearchConfig
-from runners.search_diff import add_diff_parser, export_diff, is_diff_run, resume_diff
+from runners.commands.search_diff import add_diff_parser
+from runners.engine.run_folder import PRESETS, RunFolder, SearchConfig
+from runners.engine.search_session import check_setup, export_text, run_session, write_pareto
+from runners.engine.supergraph_search import export_diff, is_diff_run, resume_diff
 
 GPB_OPTIONS = ("trials", "workers", "controller", "seed", "objective", "max_gflops", "target_gflops",
                "flops_penalty", "retries", "cpus_per_trial", "gpus_per_trial", "address")
@@ -70,7 +70,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     resume = verbs.add_parser("resume", help="continue a killed or finished search")
     resume.add_argument("run", help="run folder")
     resume.add_argument("--trials", type=integer(1, 1_000_000), help="raise the number of trials")
-    resume.add_argument("--workers", type=integer(1, 4096))
+    resume.add_argument("--workers", type=integer(1, 4096), help="change the number of trials at once")
     resume.add_argument("--address", help="join this Ray cluster (HOST:PORT)")
     resume.add_argument("--quiet", action="store_true", help="print only the closing summary")
     resume.set_defaults(handler=run_resume)
@@ -96,34 +96,6 @@ def resolve_config(args: argparse.Namespace) -> SearchConfig:
     config = SearchConfig(**values, preset=args.preset, space_source=str(args.space))
     config.check()
     return config
-
-
-def check_setup(config: SearchConfig, space_path: str) -> None:
-    """Build everything once (space, controller, objective, budget) so bad input fails early."""
-    from nas.controllers import make_controller
-    from nas.objectives import make_objective
-
-    space = load_space(space_path)
-    make_controller(config.controller, space, seed=config.seed, **config.controller_options)
-    objective = make_objective(config.objective, config.objective_options)
-    budget = budget_of(config)
-    if budget.needs_flops and objective.cost(space.sample(config.seed)) is None:
-        raise UserError(f"objective {config.objective!r} does not count FLOPs, which --max-gflops/--target-gflops need")
-    if config.address:
-        from runners.ray_backend import check_address
-
-        check_address(config.address)
-    elif config.gpus_per_trial:  # Ray inside this process: a trial asking for absent GPUs would wait forever
-        import torch
-
-        if torch.cuda.device_count() < config.gpus_per_trial:
-            raise UserError(f"--gpus-per-trial {config.gpus_per_trial:g} but this machine has "
-                            f"{torch.cuda.device_count()} GPUs (join a cluster with --address)")
-
-
-def budget_of(config: SearchConfig) -> FlopsBudget:
-    """The FLOPs budget a config asks for."""
-    return FlopsBudget(config.max_gflops, config.target_gflops, config.flops_penalty)
 
 
 def quiet_optuna() -> None:
@@ -165,69 +137,6 @@ def run_resume(args: argparse.Namespace) -> int:
         return run_session(run, config, record, quiet=args.quiet)
 
 
-def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None] | None = None,
-                quiet: bool = False) -> int:
-    """Rebuild the controller from the store and run trials until the search is done (`record`, if
-    given, is called once the store, controller and objective are built, before any trial).
-
-    Prints a header, a line while Ray starts and when it is ready, a line per finished trial and a
-    summary; `quiet` keeps only the summary (trials.log still gets every line)."""
-    say = (lambda line: None) if quiet else (lambda line: print(line, flush=True))
-    from nas.controllers import rebuild_controller
-    from nas.objectives import make_objective
-    from runners import ray_backend
-    from runners.search_driver import SearchDriver, write_best
-
-    space = load_space(str(run.space_path))
-    with TrialStore.open(run.store_path) as store:
-        controller = rebuild_controller(config.controller, space, store, config.seed, **config.controller_options)
-        objective = make_objective(config.objective, config.objective_options)
-        driver = SearchDriver(run, config, controller, store, objective, budget_of(config), echo=say)
-        if record is not None:
-            record()
-        where = config.address or "Ray inside this process"
-        say(f"search {run.path}: {config.controller} over {space.name}, objective {config.objective}, "
-            f"{config.trials} trials, {config.workers} worker{'s' if config.workers != 1 else ''}, {where}")
-        if not driver.done():
-            started = time.perf_counter()
-            say("starting Ray inside this process ..." if config.address is None else f"joining {config.address} ...")
-            ray_backend.connect(config.address, config.workers, config.cpus_per_trial)
-            say(f"Ray ready after {time.perf_counter() - started:.0f} s; trials running, a line as each finishes")
-            try:
-                sessions = len(load_json(run.provenance_path, "provenance")["sessions"])
-                ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,
-                                    config.gpus_per_trial)
-            finally:
-                import ray
-
-                ray.shutdown()
-        if store.best() is not None:  # also repairs a best file a kill left behind the store
-            write_best(run, store.best())
-        write_pareto(run, store)
-        print(summary(store, driver.stop_reason()), flush=True)
-    return 0
-
-
-def write_pareto(run: RunFolder, store: TrialStore) -> list[dict[str, Any]]:
-    """Write RUN/pareto.json from the store's complete trials with counted FLOPs; return it."""
-    points = [(r.score, r.gflops, r) for r in store.trials(("complete",)) if r.gflops is not None]
-    front = [{"trial": r.number, "key": r.key, "score": r.score, "value": r.value, "gflops": r.gflops,
-              "params": r.params} for _, _, r in pareto_front(points)]
-    if points:
-        atomic_write_json(run.pareto_path, {"front": front, "convention": "GFLOPs, a multiply-add counts as two"})
-    return front
-
-
-def summary(store: TrialStore, stop_reason: str | None) -> str:
-    """A line on what a session left in the store."""
-    counts = ", ".join(f"{n} {state}" for state, n in store.counts().items() if n)
-    best = store.best()
-    text = f"done: {counts or 'no trials'}"
-    if best is not None:
-        text += f"; best trial {best.number} value {best.value:.4f} (score {best.score:.4f}) key {best.key}"
-    return text + (f"; stopped early: {stop_reason}" if stop_reason else "")
-
-
 def run_export(args: argparse.Namespace) -> int:
     """Write the best (or a chosen) trial's cell as a model genotype, or the Pareto front.
 
@@ -250,19 +159,3 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
-
-
-def export_text(run: RunFolder, store: TrialStore, trial: int | None) -> str:
-    """The model genotype JSON of the best complete trial (or of trial number `trial`)."""
-    if trial is None:
-        record = store.best()
-        if record is None:
-            raise UserError(f"{run.path} has no complete trial yet")
-    else:
-        found = [r for r in store.trials() if r.number == trial]
-        if not found:
-            raise UserError(f"{run.path} has no trial {trial}")
-        record = found[0]
-    from runners.search_driver import genotype_text
-
-    return genotype_text(run, record)

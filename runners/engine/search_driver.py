@@ -1,6 +1,6 @@
 """The search driver: between the controller, the trial store, the FLOPs budget and the log.
 
-It knows nothing of Ray.  The executor (`runners.ray_backend`) asks it what to run next
+It knows nothing of Ray.  The executor (`runners.engine.ray_backend`) asks it what to run next
 (`next_trial`), runs `evaluate_trial` on a worker and hands back the outcome
 (`record_outcome`); the driver is the only writer of the store and the only caller of the
 controller.
@@ -34,7 +34,7 @@ from nas.objectives import Objective
 from nas.io import atomic_write_text
 from nas.space import ModelGenotype
 from nas.store import NewTrial, TrialRecord, TrialStore
-from runners.run_folder import RunFolder, SearchConfig
+from runners.engine.run_folder import RunFolder, SearchConfig
 
 MAX_SKIPS = 1000  # consecutive over-budget proposals before the search gives up
 LOST = "the trial's worker was lost or killed before it reported (see the run's ray/ folder)"
