@@ -1,7 +1,8 @@
 """Start-up time of the `nas` command next to a bare Python start, measured side by side.
 
 Prints the median wall time over interleaved rounds of `python -c pass`, `nas --version`,
-`nas space validate` and `nas genotype validate`, each in a fresh process (this checkout's code via
+`nas space validate`, `nas genotype validate`,
+`nas supergraph validate` and `nas list ops`, each in a fresh process (this checkout's code via
 `python -m runners.cli`), and each one's ratio to the bare start.  Speed is measured here, never
 asserted in a test.
 
@@ -25,6 +26,8 @@ COMMANDS = {
                            "search_spaces/attentionnas_gpb.yaml"],
     "nas genotype validate": [sys.executable, "-m", "runners.cli", "genotype", "validate",
                               "results/genotypes/gpb_fig_a_like.json"],
+    "nas supergraph validate": [sys.executable, "-m", "runners.cli", "supergraph", "validate", "supergraphs/sg1.yaml"],
+    "nas list ops": [sys.executable, "-m", "runners.cli", "list", "ops"],
 }
 
 

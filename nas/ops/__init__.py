@@ -1,7 +1,7 @@
-"""Attention operations.  Importing this package registers every built-in op kind in `OPS`."""
+"""Attention operations.  Importing this package declares every built-in op kind in `OPS`
+(`nas.ops.catalog`, no torch needed); an op's module is imported when the op is first built."""
 
-from nas.ops import attention  # noqa: F401  (registers dot_product, map)
-from nas.ops import aligned, channel_shift, divided, non_local_op, patch_shift, relational  # noqa: F401  (seed operators)
+from nas.ops import catalog  # noqa: F401  (declares the built-in kinds)
 from nas.ops.registry import OPS, Choice, FeatureShape, OpConfig, OpKind
 
 __all__ = ["OPS", "Choice", "FeatureShape", "OpConfig", "OpKind"]

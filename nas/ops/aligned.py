@@ -36,9 +36,8 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor
 from torch.utils._python_dispatch import _disable_current_modes
 
-from nas.ops.attention import ACTIVATION, SCALE
 from nas.ops.factorized import AxisAttention
-from nas.ops.registry import OPS, OpConfig
+from nas.ops.registry import OpConfig
 
 
 def has_values(tensor: torch.Tensor) -> bool:
@@ -95,7 +94,6 @@ def dealign(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
     return align(x, torch.argsort(perm, dim=-1))
 
 
-@OPS.op("aligned_temporal", choices=(ACTIVATION, SCALE), uses_kv_source=True)
 class AlignedTemporalAttention(nn.Module):
     """ATA: align the tokens of adjacent frames, attend over time per position, de-align."""
 

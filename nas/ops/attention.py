@@ -17,14 +17,10 @@ import math
 import torch
 from torch import nn
 
-from nas.ops.layout import DIMENSIONS, from_rows, rows_and_length, to_rows
-from nas.ops.registry import OPS, Choice, OpConfig
+from nas.ops.layout import from_rows, rows_and_length, to_rows
+from nas.ops.registry import OpConfig
 
-ACTIVATIONS = ("none", "relu", "sigmoid", "softmax")
 
-DIMENSION = Choice("dimension", "spatiotemporal", DIMENSIONS, doc="rows the attention relates")
-ACTIVATION = Choice("activation", "softmax", ACTIVATIONS, doc="phi applied to the attention logits")
-SCALE = Choice("scale", True, (True, False), doc="divide dot products by sqrt(row length)")
 
 
 def activate(logits: torch.Tensor, activation: str, dim: int = -1) -> torch.Tensor:
@@ -45,7 +41,6 @@ def pointwise(channels: int, bias: bool = True) -> nn.Conv3d:
     return nn.Conv3d(channels, channels, kernel_size=1, bias=bias)
 
 
-@OPS.op("dot_product", choices=(DIMENSION, ACTIVATION, SCALE), uses_kv_source=True)
 class DotProductAttention(nn.Module):
     """Dot-product attention over one dimension; keys/values from the op or the cell input."""
 
@@ -77,7 +72,6 @@ class DotProductAttention(nn.Module):
         return from_rows(out, self.dimension, x.shape)  # (B, C, T, H, W)
 
 
-@OPS.op("map", choices=(DIMENSION, ACTIVATION))
 class MapAttention(nn.Module):
     """Map-based attention: one learned weight per row, W = diag(phi(G(f)' w))."""
 

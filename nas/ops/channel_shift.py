@@ -13,24 +13,13 @@ Choice ``fraction``: the share of channels shifted in each direction, any number
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.ops.registry import OPS, Choice, OpConfig
+from nas.ops.registry import OpConfig
 
 
-def _fraction_problem(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return f"must be a number in (0, 0.5], got {value!r}"
-    if not 0 < value <= 0.5:
-        return f"must lie in (0, 0.5] (that share moves each way), got {value!r}"
-    return None
-
-
-FRACTION = Choice("fraction", 0.125, check=_fraction_problem, doc="share of channels shifted each way")
 
 
 def shifted_channels(channels: int, fraction: float) -> int:
@@ -52,7 +41,6 @@ def temporal_shift(x: torch.Tensor, fold: int) -> torch.Tensor:
     return torch.cat([from_next, from_previous, x[:, 2 * fold :]], dim=1)  # (B, C, T, H, W)
 
 
-@OPS.op("channel_shift", choices=(FRACTION,))
 class ChannelShift(nn.Module):
     """TSM: a fraction of the channels from the next frame, as many from the previous one."""
 

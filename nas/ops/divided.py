@@ -19,12 +19,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas.ops.attention import ACTIVATION, SCALE
 from nas.ops.factorized import AxisAttention
-from nas.ops.registry import OPS, OpConfig
+from nas.ops.registry import OpConfig
 
 
-@OPS.op("divided_st", choices=(ACTIVATION, SCALE), uses_kv_source=True)
 class DividedSpaceTime(nn.Module):
     """TimeSformer's divided attention: temporal then spatial token attention, each residual."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-DIMENSIONS = ("temporal", "spatial", "spatiotemporal")
 
 
 def rows_and_length(dimension: str, frames: int, height: int, width: int, channels: int) -> tuple[int, int]:

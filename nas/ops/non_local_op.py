@@ -16,9 +16,7 @@ import torch
 from torch import nn
 
 from nas.ops.non_local import NonLocalBlock
-from nas.ops.registry import OPS, Choice, OpConfig
-
-POOL = Choice("pool", "1x2x2", ("1x2x2", "2x2x2", "1x1x1"), doc="max-pooling window (t x h x w) of keys and values")
+from nas.ops.registry import OpConfig
 
 
 def parse_size(text: str) -> tuple[int, int, int]:
@@ -27,7 +25,6 @@ def parse_size(text: str) -> tuple[int, int, int]:
     return t, h, w
 
 
-@OPS.op("non_local", choices=(POOL,))
 class NonLocalOp(nn.Module):
     """The embedded-Gaussian non-local block (with its residual) on the op input."""
 

@@ -35,19 +35,9 @@ import torch
 from torch import nn
 
 from nas.ops.attention import DotProductAttention
+from nas.ops.catalog import PATTERNS  # the patterns of Figure 1
 from nas.ops.factorized import AxisAttention
-from nas.ops.registry import OPS, Choice, FeatureShape, OpConfig
-
-PATTERNS: dict[str, tuple[tuple[int, ...], ...]] = {
-    "A": ((0, 1), (-1, 0)),
-    "B": ((0, 1), (-1, 2)),
-    "C": ((-4, 1, 2), (-1, 0, 3), (-2, -3, 4)),
-    "D": ((0, 1, 2, 3), (-1, -7, 4, 5), (-2, -4, 7, 6), (-3, -5, -6, 8)),
-}
-WRAPPED = ("frame", "temporal", "spatial")
-
-PATTERN = Choice("pattern", "C", tuple(PATTERNS), doc="frame offsets per spatial position (Figure 1)")
-ATTENTION = Choice("attention", "frame", WRAPPED, doc="the attention between shift and shift-back")
+from nas.ops.registry import FeatureShape, OpConfig
 
 
 def pattern_offsets(pattern: str, height: int, width: int) -> torch.Tensor:
@@ -78,7 +68,6 @@ def wrapped_attention(shape: FeatureShape, attention: str, kv_source: str) -> nn
     return DotProductAttention(OpConfig(shape, choices, kv_source))
 
 
-@OPS.op("patch_shift", choices=(PATTERN, ATTENTION), uses_kv_source=True)
 class PatchShiftAttention(nn.Module):
     """TPS: shift tokens across frames by a fixed pattern, attend, shift back."""
 

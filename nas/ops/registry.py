@@ -12,16 +12,18 @@ C, T, H, W are the cell's fixed pre-processed sizes (`FeatureShape`).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from nas.errors import UserError
 from nas.io import short
 from nas.registry import Registry
 from nas.space.genotype import ChoiceValue, OpSpec
 from nas.space.variables import same_value
+
+if TYPE_CHECKING:  # the registry itself never needs torch: an op's module loads when it is built
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class OpKind:
     """A registered operation kind."""
 
     name: str
-    factory: Callable[[OpConfig], nn.Module]
+    factory: Callable[[OpConfig], nn.Module] | str  # or "module:attribute", imported on first use
     choices: tuple[Choice, ...] = ()
     uses_kv_source: bool = False
     summary: str = ""
@@ -82,6 +84,17 @@ class OpKind:
     def __post_init__(self) -> None:
         object.__setattr__(self, "choice_by_name", {c.name: c for c in self.choices})
 
+    def make(self, config: OpConfig) -> nn.Module:
+        """Build the op's module (importing its module the first time when the factory is a path)."""
+        return self.resolve()(config)
+
+    def resolve(self) -> Callable[[OpConfig], nn.Module]:
+        """The factory itself (a declared "module:attribute" path is imported)."""
+        if callable(self.factory):
+            return self.factory
+        module, _, attribute = self.factory.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
 
 class OpRegistry(Registry[OpKind]):
     """The registry of op kinds (duplicate names are refused)."""
@@ -89,10 +102,17 @@ class OpRegistry(Registry[OpKind]):
     def __init__(self) -> None:
         super().__init__("op kind")
 
+    def declare(self, name: str, factory: str, *, choices: tuple[Choice, ...] = (), uses_kv_source: bool = False,
+                summary: str = "") -> None:
+        """Register kind `name` whose module is built by `factory`, a "module:attribute" path imported
+        only when the op is first built (the built-in kinds, `nas.ops.catalog`)."""
+        self.add(name, OpKind(name, factory, choices, uses_kv_source, summary))
+
     def op(
         self, name: str, *, choices: tuple[Choice, ...] = (), uses_kv_source: bool = False, summary: str = ""
     ) -> Callable[[Callable[[OpConfig], nn.Module]], Callable[[OpConfig], nn.Module]]:
-        """Class decorator: register an `nn.Module` class taking an `OpConfig` as kind `name`."""
+        """Class decorator: register an `nn.Module` class taking an `OpConfig` as kind `name` (a kind
+        added from outside the package, e.g. a user's op; the built-in kinds are declared)."""
 
         def register(factory: Callable[[OpConfig], nn.Module]) -> Callable[[OpConfig], nn.Module]:
             self.add(name, OpKind(name, factory, choices, uses_kv_source, summary or (factory.__doc__ or "").split("\n")[0]))
@@ -123,7 +143,7 @@ class OpRegistry(Registry[OpKind]):
         """The module for `spec` at `shape`, wrapped in channel gating when `spec.gating`."""
         entry = self.get(spec.kind)
         choices = self.resolve_choices(spec.kind, spec.choices, where=f"op {spec.id}")
-        module = entry.factory(OpConfig(shape, choices, kv_source))
+        module = entry.make(OpConfig(shape, choices, kv_source))
         if spec.gating:
             from nas.ops.gating import Gated
 

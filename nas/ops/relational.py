@@ -42,11 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.ops.registry import OPS, Choice, OpConfig
+from nas.ops.registry import OpConfig
 
-WINDOW = Choice("window", "5x7x7", ("3x3x3", "3x5x5", "3x7x7", "5x7x7"), doc="local window M (t x h x w)")
-QUERIES = Choice("queries", 8, (2, 4, 8), doc="number of queries L")
-LATENT = Choice("latent", 1.0, (0.5, 1.0), doc="latent size D as a fraction of the key width C/L")
 NORM_EPS = 1e-6
 
 
@@ -65,7 +62,6 @@ def unfold_windows(x: torch.Tensor, window: tuple[int, int, int]) -> torch.Tenso
     return patches.reshape(b, c, t * h * w, -1).permute(0, 2, 3, 1)  # (B, N, M, c)
 
 
-@OPS.op("relational", choices=(WINDOW, QUERIES, LATENT), uses_kv_source=True)
 class RelationalSelfAttention(nn.Module):
     """RSA over a local window: basic + relational kernels applied to basic + relational contexts."""
 

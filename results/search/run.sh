@@ -11,7 +11,8 @@
 #   compare      `nas compare` with 5 training seeds: tiny alone, + non-local, + each
 #                controller's best cell (over its 3 searches), + the SG-1/2/3 cells; two
 #                trainings at a time (--jobs 2 --threads 1)
-#   summary      results/search/summary.{md,json}, best_so_far.png, the exported cells
+#   summary      results/search/summary.{md,json}, best_so_far.png, each controller's best cell with the
+#                trials and Pareto plots of its search, the trial logs, results/compare/tables.md
 # Every step resumes: a finished search, supergraph run or training is kept and skipped, a
 # killed one continues (rerun the script with the same RUNS).
 # Usage: bash results/search/run.sh [RUNS] [STEP ...]   (RUNS: default runs/results; steps: all)
@@ -79,6 +80,13 @@ compare() {
 
 summary() {
   python results/search/summarize.py "$runs" -o "$out" --export "$out" --compare results/compare/comparison.json
+  for c in $controllers; do  # the trials and Pareto plots of the search that found each controller's best cell
+    local seed
+    seed=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['best_cells'][sys.argv[2]]['seed'])" \
+      "$out/summary.json" "$c")
+    nas viz --run "$runs/$c-s$seed" --plot trials -o "$out/$c/trials.png" > /dev/null
+    nas viz --run "$runs/$c-s$seed" --plot pareto -o "$out/$c/pareto.png" > /dev/null
+  done
   for c in $controllers; do for s in 0 1 2; do
     mkdir -p "$out/logs"
     cp "$runs/$c-s$s/trials.log" "$out/logs/$c-s$s.log"

@@ -42,7 +42,7 @@ def op_lines() -> list[str]:
     out = []
     for name in OPS.names():
         entry = OPS.get(name)
-        out.append(f"{name}: {_first_line(entry.summary) or _first_line(entry.factory.__doc__)}")
+        out.append(f"{name}: {_first_line(entry.summary) or _first_line(entry.resolve().__doc__)}")
         for choice in entry.choices:
             values = " | ".join(map(str, choice.values)) if choice.values else "a number (checked)"
             out.append(f"    {choice.name}: {values} (default {choice.default}){f'  - {choice.doc}' if choice.doc else ''}")
