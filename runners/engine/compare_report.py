@@ -117,7 +117,7 @@ def markdown_table(models: Sequence[ModelResult], context: dict[str, Any]) -> st
         f"# {context['backbone']}: backbone alone, with non-local blocks, with attention cells",
         "",
         f"Made by `{context['command']}` (attention-nas {context['version']}, "
-        f"commit {context['git_commit'] or 'unknown'}).",
+        f"commit {context['git_commit'] or 'unknown'}{machine_text(context.get('machine'))}).",
         "",
         f"Data: {context['data_description']}. Recipe: {context['recipe_description']}. "
         f"Accuracy on the test split ({context['test_videos']} videos): mean ± standard error over seeds {seeds}"
@@ -135,6 +135,15 @@ def markdown_table(models: Sequence[ModelResult], context: dict[str, Any]) -> st
         "",
     ]
     return "\n".join(line for line in lines if line is not None)
+
+
+def machine_text(machine: dict[str, Any] | None) -> str:
+    """", on a 2-CPU machine (torch 2.13.0, CPU capability AVX2)": where the runs were made."""
+    if not machine:
+        return ""
+    gpus = f", GPU {', '.join(machine['gpus'])}" if machine.get("gpus") else ""
+    return (f", on a {machine['cpus']}-CPU machine (torch {machine['torch']}, CPU capability "
+            f"{machine['cpu_capability']}{gpus})")
 
 
 def _column(name: str) -> str:

@@ -30,7 +30,8 @@ from nas.viz import save_figure
 from runners.engine import compare_report
 from runners.engine.flops_table import BACKBONES as PAPER_BACKBONES
 from runners.engine.flops_table import count as paper_count
-from runners.engine.training import build, git_commit, open_run_data, run_training, set_threads, train_config
+from runners.engine.machine import git_commit, machine
+from runners.engine.training import build, open_run_data, run_training, set_threads, train_config
 
 
 PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
@@ -201,7 +202,8 @@ def report_context(args: argparse.Namespace, command: str, seeds: list[int], pap
               f"warm-up epochs), weight decay {args.weight_decay}, label smoothing {args.label_smoothing}, "
               f"width {args.width}")
     return {
-        "command": command, "version": __version__, "git_commit": git_commit(), "backbone": args.backbone,
+        "command": command, "version": __version__, "git_commit": git_commit(), "machine": machine(),
+        "backbone": args.backbone,
         "data": args.data, "data_description": described, "recipe_description": recipe, "seeds": seeds,
         "proxy_input": list(shape), "paper_backbone": paper, "paper_input": list(compare_report.PAPER_INPUT),
         "num_classes": len(data.classes), "pairs": len(data.pairs),

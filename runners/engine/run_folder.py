@@ -21,10 +21,7 @@ import contextlib
 import fcntl
 import math
 import os
-import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -224,27 +221,17 @@ class RunFolder:
 
 
 def provenance(argv: list[str], seed: int) -> dict[str, Any]:
-    """Who made a run and with what: command line, seed, version, git commit, Python, host, time."""
+    """Who made a run and with what: command line, seed, version, git commit, the machine (Python,
+    torch, CPU capability, GPUs, host) and the time."""
     from nas import __version__
+    from runners.engine.machine import git, machine
 
     return {
         "command": ["nas", *argv],
         "seed": seed,
         "version": __version__,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
-        "python": sys.version.split()[0],
-        "host": platform.node(),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        **machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-
-
-def _git(*args: str) -> str | None:
-    """Output of a git command in the package's checkout, or None outside one."""
-    source = Path(__file__).resolve().parents[1]
-    try:
-        done = subprocess.run(["git", *args], cwd=source, capture_output=True, text=True, timeout=10,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None

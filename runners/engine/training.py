@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +31,7 @@ from nas.io import atomic_write_json
 from nas.models import build_model
 from nas.space import load_model_genotype
 from nas.train import NonFiniteLoss, TrainConfig, resolve_device, seeded, train
+from runners.engine.machine import git_commit, machine
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -198,7 +198,7 @@ def run_record(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
     """What run.json keeps: how to run this again."""
     settings = {k: v for k, v in vars(args).items() if _is_json_data(v)}  # not handlers or parsers
     return {"command": ["nas", *sys.argv[1:]], "version": __version__, "git_commit": git_commit(),
-            "seed": config.seed, "settings": settings, "train_config": asdict(config)}
+            "machine": machine(), "seed": config.seed, "settings": settings, "train_config": asdict(config)}
 
 
 def _is_json_data(value: Any) -> bool:
@@ -210,17 +210,6 @@ def _is_json_data(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _is_json_data(v) for k, v in value.items())
     return False
-
-
-def git_commit() -> str | None:
-    """The commit of the checkout this package runs from, if it is one."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                              capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = done.stdout.strip() if done.returncode == 0 else ""
-    return commit or None
 
 
 def synthetic_config(args: argparse.Namespace) -> SyntheticConfig:
