@@ -138,12 +138,11 @@ def markdown_table(models: Sequence[ModelResult], context: dict[str, Any]) -> st
 
 
 def machine_text(machine: dict[str, Any] | None) -> str:
-    """", on a 2-CPU machine (torch 2.13.0, CPU capability AVX2)": where the runs were made."""
+    """"; 2 CPUs, CPU capability AVX2, torch 2.13.0": where the runs were made."""
     if not machine:
         return ""
     gpus = f", GPU {', '.join(machine['gpus'])}" if machine.get("gpus") else ""
-    return (f", on a {machine['cpus']}-CPU machine (torch {machine['torch']}, CPU capability "
-            f"{machine['cpu_capability']}{gpus})")
+    return f"; {machine['cpus']} CPUs, CPU capability {machine['cpu_capability']}{gpus}, torch {machine['torch']}"
 
 
 def _column(name: str) -> str:
