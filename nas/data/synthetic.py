@@ -129,19 +129,27 @@ class SyntheticSplits:
         return self.splits[split]
 
 
-def make_synthetic(config: SyntheticConfig = SyntheticConfig()) -> SyntheticSplits:
-    """Generate every split of the dataset described by `config` (deterministic for its seed)."""
+def make_synthetic(config: SyntheticConfig = SyntheticConfig(), splits: Sequence[str] = SPLITS) -> SyntheticSplits:
+    """Generate the `splits` of the dataset described by `config` (deterministic for its seed).
+
+    Only the base splits that `splits` need are rendered (the search splits need only
+    "train"); a split's videos are the same whichever other splits are asked for, because
+    every video has its own generator (see the module docstring).
+    """
     config.validate()
+    unknown = [name for name in splits if name not in SPLITS]
+    if unknown or not splits:
+        raise UserError(f"unknown split {unknown[0]!r} (splits: {', '.join(SPLITS)})" if unknown
+                        else "make_synthetic: no split asked for")
     sizes = config.split_sizes()
-    base = {split: render_split(config, split, sizes[split]) for split in _SPLIT_CODES}
-    carve = sizes["search_train"]
-    splits = {
-        **base,
-        "search_train": base["train"].subset(0, carve),
-        "search_val": base["train"].subset(carve, sizes["train"]),
-    }
+    needed = {name if name in _SPLIT_CODES else "train" for name in splits}
+    base = {split: render_split(config, split, sizes[split]) for split in _SPLIT_CODES if split in needed}
+    if "train" in base:
+        carve = sizes["search_train"]
+        base["search_train"] = base["train"].subset(0, carve)
+        base["search_val"] = base["train"].subset(carve, sizes["train"])
     task = TASKS[config.task]
-    return SyntheticSplits({name: splits[name] for name in SPLITS}, task.classes,
+    return SyntheticSplits({name: base[name] for name in SPLITS if name in splits}, task.classes,
                            _index_pairs(task.classes, task.time_reversed), _index_pairs(task.classes, MATCH_PAIRS))
 
 

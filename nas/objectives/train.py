@@ -82,11 +82,11 @@ class TrainObjective(Objective):
                                task=self.task)
 
     def _data(self):
-        from nas.data.sources import open_data
+        from nas.data.sources import shared_data
         from nas.data.video_folder import ClipSampling
 
         sampling = ClipSampling("train", self.frames, crop=None if self.data == "synthetic" else self.size)
-        return open_data(self.data, "search", self._splits_config(), sampling, ClipSampling("full"), self.data_seed)
+        return shared_data(self.data, "search", self._splits_config(), sampling, ClipSampling("full"), self.data_seed)
 
     def _model(self, genotype: Genotype | None, num_classes: int, seed: int | None = None,
                nonlocal_blocks: bool = False):

@@ -61,11 +61,13 @@ def evaluate_trial(config: dict[str, Any], workdir: str | None = None) -> dict[s
     """Run one attempt in this process: ``{"ok": True, "score", "metrics"}`` or ``{"ok": False, "error"}``.
 
     The objective's exceptions become the outcome's error text (the trial's record), never a
-    crash of the caller.
+    crash of the caller.  The metrics get ``trial_seconds``, the time the attempt took in this
+    process (what a search's overhead is measured against, benchmarks/trial_overhead.py).
     """
     from nas.objectives import TrialContext, make_objective
     from nas.space import Genotype
 
+    start = time.perf_counter()
     try:
         objective = make_objective(config["objective"], config["objective_options"])
         genotype = Genotype.from_json(config["genotype_json"], source=f"trial {config['proposal_id']}")
@@ -73,6 +75,7 @@ def evaluate_trial(config: dict[str, Any], workdir: str | None = None) -> dict[s
                                workdir=workdir)
         result = objective.evaluate(genotype, context)
         metrics = {str(k): v.item() if hasattr(v, "item") else v for k, v in result.metrics.items()}  # numpy -> plain
+        metrics.setdefault("trial_seconds", time.perf_counter() - start)  # the attempt's work in the worker
         json.dumps(metrics)  # metrics the store cannot keep fail the attempt here, with the reason
         return {"ok": True, "score": float(result.score), "metrics": metrics}
     except Exception:
