@@ -89,6 +89,13 @@ def test_comparison_figure_has_a_point_and_error_bar_per_model(tmp_path):
     assert (tmp_path / "c.png").read_bytes().startswith(PNG_MAGIC)
 
 
+def test_comparison_figure_never_draws_two_models_alike():
+    """Nine models (a comparison of results/compare has that many): no two share colour and marker."""
+    points = [Measured(f"model {i}", 0.1 * i, 0.5, 0.01) for i in range(12)]
+    styles = {(c.lines[0].get_color(), c.lines[0].get_marker()) for c in comparison_figure(points).axes[0].containers}
+    assert len(styles) == 12
+
+
 def fake_supergraph_run(folder, epochs: int = 3, seed: int = 0) -> list[dict]:
     """A run folder as `nas search diff` writes it, with random weights at positions s2 and s3."""
     graph, rng = load_supergraph(str(SG1)), np.random.default_rng(seed)

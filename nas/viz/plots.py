@@ -163,7 +163,7 @@ def comparison_figure(
     the models named in a legend beside the axes."""
     figure = Figure(figsize=(7.6, 4.2))
     ax = figure.add_subplot()
-    markers = ("o", "s", "^", "D", "v", "P", "X", "*")
+    markers = ("o", "s", "^", "D", "v", "P", "X", "*", "h")  # 9 against 8 colours: 72 distinct pairs
     for index, point in enumerate(points):
         ax.errorbar([point.cost], [point.mean], yerr=None if point.spread is None else [point.spread],
                     fmt=markers[index % len(markers)], capsize=4, color=OKABE_ITO[index % len(OKABE_ITO)],
