@@ -15,8 +15,8 @@ factored through H2, as the memory-saving form requires (supplementary Fig. 2, `
 
 Two implementations of the same function:
 - `forward`, the memory-saving form (Eq. 12): the windows are never materialised; H1, H2 and
-  G act as window-sized filters over the key and value maps (`nas.ops.window_filter`: one
-  grouped convolution for the keys, one bank of D + c filters for all value channels) and
+  G act as window-sized 3D convolutions over the key and value maps (one grouped convolution
+  for the keys, one bank of D + c filters for all value channels) and
   only per-position c x D and c x c matrices exist, O(N c^2) memory.  The per-position
   products are three batched matrix products over all B*N positions, associated as
   (Q K_H) V_H^T (1 + V_G) so that the c x D context is never formed;
@@ -46,7 +46,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.ops.registry import OpConfig
-from nas.ops.window_filter import window_filter
 
 NORM_EPS = 1e-6
 
@@ -103,16 +102,20 @@ class RelationalSelfAttention(nn.Module):
         v = F.normalize(self.value(source), dim=1, eps=NORM_EPS)
         return q, k, v
 
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
+        """A window-sized 3D convolution with zero padding (same size out)."""
+        return F.conv3d(x, weight, padding=tuple(k // 2 for k in self.window), groups=groups)
+
     def filter_banks(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The window-sized filterings of Eq. 12, per position: K H1 + P1 (B*N, c, D), V H2
         (B*N, c, D) and V G (B*N, c', c), row b*N + n for batch element b at position n."""
         b, c, t, h, w = k.shape
         n, d = t * h * w, self.latent
         h1 = self.h1.permute(1, 2, 0).reshape(c * d, 1, *self.window)  # (c*D, 1, mt, mh, mw): D filters per key channel
-        k_h1 = window_filter(k, h1, groups=c).view(b, c, d, n) + self.p1[None, :, :, None]  # (B, c, D, N)
+        k_h1 = self._conv(k, h1, groups=c).view(b, c, d, n) + self.p1[None, :, :, None]  # (B, c, D, N)
         # H2 and G filter every value channel alike: one bank of D + c filters over B*c maps
         bank = torch.cat([self.h2, self.g], dim=1).t().reshape(d + c, 1, *self.window)  # (D+c, 1, mt, mh, mw)
-        filtered = window_filter(v.reshape(b * c, 1, t, h, w), bank).view(b, c, d + c, n)  # (B, c, D+c, N)
+        filtered = self._conv(v.reshape(b * c, 1, t, h, w), bank).view(b, c, d + c, n)  # (B, c, D+c, N)
         return per_position(k_h1), per_position(filtered[:, :, :d]), per_position(filtered[:, :, d:])
 
     def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
