@@ -58,7 +58,8 @@ NOTES = """\
   FLOPs are counted on fake tensors, where the op aligns with the identity permutation (the
   count does not depend on the permutation; `tests/test_flops.py` checks fake = real).
 - `relational` runs its memory-saving form (Eq. 12); its H1, H2 and G act as window-sized 3D
-  convolutions, so most of its FLOPs are "conv".
+  convolutions, so most of its FLOPs are "conv".  `python benchmarks/op_speed.py` compares it
+  (and `aligned_temporal`) with the matmul limit and with its first implementation.
 - `channel_shift` moves channels across frames and computes nothing: 0 FLOPs, no parameters.
 - `non_local` is the embedded-Gaussian block with keys/values max-pooled 1x2x2 (pooling is
   counted, one FLOP per window element).
@@ -70,11 +71,13 @@ def describe(choices: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in choices.items()) or "-"
 
 
-def step_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:
-    """One forward + backward pass, in seconds."""
+def step_seconds(module: torch.nn.Module, x: torch.Tensor, upstream: torch.Tensor) -> float:
+    """One forward + backward pass, in seconds.  The backward pass gets a fixed random gradient,
+    as inside a network: ``out.sum().backward()`` would hand every op a gradient with zero
+    strides, on which CPU `torch.bmm`'s backward falls back to one product per matrix."""
     module.zero_grad(set_to_none=True)
     start = time.perf_counter()
-    module(x).sum().backward()
+    module(x).backward(upstream)
     return time.perf_counter() - start
 
 
@@ -83,10 +86,11 @@ def time_ops(rows: list[tuple[str, dict[str, Any]]], rounds: int) -> list[float]
     torch.manual_seed(0)
     modules = [op_module(kind, choices, SHAPE) for kind, choices in rows]
     x = torch.randn(BATCH, SHAPE.channels, SHAPE.frames, SHAPE.height, SHAPE.width, requires_grad=True)
+    upstream = torch.randn_like(x)
     times: list[list[float]] = [[] for _ in rows]
     for round_index in range(rounds + 1):
         for i, module in enumerate(modules):
-            seconds = step_seconds(module, x)
+            seconds = step_seconds(module, x, upstream)
             if round_index:
                 times[i].append(seconds)
     return [statistics.median(t) for t in times]

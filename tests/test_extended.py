@@ -118,7 +118,7 @@ def test_flops_of_the_seed_operators_match_their_formulas():
         c = math.ceil(wide / queries)
         L, D = math.ceil(wide / c), max(1, round(latent * c))
         expected_conv = 2 * B * N * wide * (L * c + 2 * c) + 2 * B * N * m * (c * D + c * D + c * c)  # embeddings; H1, H2, G
-        expected_matmul = 2 * B * N * (L * c * D + c * c * D + L * D * c)  # kernel, context, output
+        expected_matmul = 2 * B * N * (L * c * D + L * D * c + L * c * c)  # kernel, kernel V_H^T, times V_G (no c x D context)
         report = op_flops("relational", {"window": "3x5x5", "queries": queries, "latent": latent}, FeatureShape(wide, T, H, W), B)
         assert {k: v for k, v in report.by_category.items() if v} == {"conv": expected_conv, "matmul": expected_matmul}
     pooled = T * 2 * 3  # 1x2x2 max pooling with SAME padding of 3 x 5

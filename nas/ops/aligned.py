@@ -7,7 +7,9 @@ Following the supplementary's Algorithms 1 and 2:
    similarity of the matched pairs is maximal (the assignment problem, solved by scipy's
    `linear_sum_assignment` on detached features), and frame t is permuted so that matched
    tokens share a position.  Position p of the aligned clip is then a chain of tokens across
-   time;
+   time.  The similarities of all adjacent frame pairs are one batched product (aligning a
+   frame only permutes the rows of its similarity to the next); the chain of assignments
+   runs in numpy, one scipy call per clip and frame pair;
 2. temporal attention on the aligned tokens: each position attends over its T frames
    (`nas.ops.factorized.AxisAttention`, axis ``time``, the AttentionNAS dot-product op on
    token rows);
@@ -45,41 +47,49 @@ def has_values(tensor: torch.Tensor) -> bool:
     return not isinstance(tensor, FakeTensor) and tensor.device.type != "meta"
 
 
-def best_matching(similarity: torch.Tensor) -> torch.Tensor:
-    """For each (B, P, P) similarity matrix, the column matched to each row so that the total
-    similarity is maximal: (B, P) indices.  Identity for tensors without values.
+def best_matching(scores: np.ndarray) -> np.ndarray:
+    """For each (P, P) similarity matrix of a (B, P, P) stack, the column matched to each row
+    so that the total similarity is maximal: (B, P) indices.  One scipy call per matrix:
+    scipy has no batched assignment solver, and the loop is over nothing else."""
+    return np.stack([linear_sum_assignment(matrix, maximize=True)[1] for matrix in scores])  # (B, P)
 
-    Both cases run the same aten ops (a detached float64 copy, then indices made in numpy),
-    so that a count of the ops on fake tensors equals one on real tensors op for op.
+
+def chain_matchings(similarity: np.ndarray) -> np.ndarray:
+    """Align frame after frame: (B, T-1, P, P) similarities of unaligned adjacent frames ->
+    (B, T, P) permutations, frame 0 the identity.
+
+    Aligned frame t-1 holds token ``perm[t-1][p]`` at position p, so its similarity to frame t
+    is the unaligned one with its rows permuted; each frame's assignment needs the previous
+    frame's, hence the loop over frames (the matrices themselves come in one product).
     """
-    batch, positions, _ = similarity.shape
-    scores = similarity.detach().to("cpu", torch.float64)  # (B, P, P)
-    if has_values(scores):
-        with _disable_current_modes():  # numpy() detaches once more: hidden from a FLOP counter's mode
-            matrices = scores.numpy()
-        columns = np.stack([linear_sum_assignment(s, maximize=True)[1] for s in matrices])  # (B, P)
-    else:
-        columns = np.tile(np.arange(positions), (batch, 1))  # (B, P)
-    return torch.from_numpy(columns.astype(np.int64)).to(similarity.device)
+    batch, pairs, positions, _ = similarity.shape
+    rows = np.arange(batch)[:, None]  # (B, 1)
+    perms = [np.tile(np.arange(positions), (batch, 1))]  # [(B, P)]
+    for pair in range(pairs):
+        aligned_previous = similarity[:, pair][rows, perms[-1]]  # (B, P, P): rows in aligned order
+        perms.append(best_matching(aligned_previous))
+    return np.stack(perms, axis=1)  # (B, T, P)
 
 
 def alignment(x: torch.Tensor) -> torch.Tensor:
     """The aligning permutation of every frame: (B, C, T, H, W) -> (B, T, H*W) token indices.
 
     Aligned frame t at position p holds the token of frame t at position ``perm[:, t, p]``;
-    frame 0 keeps the identity.
+    frame 0 keeps the identity.  The cosine similarities of all adjacent frame pairs are one
+    batched product, moved to numpy once; identity permutations for tensors without values
+    (the same aten ops run either way, so a count of the ops on fake tensors equals one on
+    real tensors op for op).
     """
     b, c, t, h, w = x.shape
     tokens = F.normalize(x.detach().flatten(3), dim=1).permute(0, 2, 3, 1)  # (B, T, H*W, C)
-    identity = torch.arange(h * w, device=x.device).expand(b, h * w)
-    perms, previous = [identity], tokens[:, 0]  # previous: (B, H*W, C), already aligned
-    for frame in range(1, t):
-        current = tokens[:, frame]  # (B, H*W, C)
-        similarity = torch.bmm(previous, current.transpose(1, 2))  # (B, H*W, H*W) cosine
-        perm = best_matching(similarity)  # (B, H*W)
-        perms.append(perm)
-        previous = torch.gather(current, 1, perm[:, :, None].expand(-1, -1, c))  # (B, H*W, C)
-    return torch.stack(perms, dim=1)  # (B, T, H*W)
+    similarity = torch.matmul(tokens[:, :-1], tokens[:, 1:].transpose(2, 3))  # (B, T-1, H*W, H*W): t-1 vs t
+    scores = similarity.to("cpu", torch.float64)  # (B, T-1, H*W, H*W)
+    if has_values(scores):
+        with _disable_current_modes():  # numpy() detaches once more: hidden from a FLOP counter's mode
+            perms = chain_matchings(scores.numpy())  # (B, T, H*W)
+    else:
+        perms = np.tile(np.arange(h * w), (b, t, 1))  # (B, T, H*W)
+    return torch.from_numpy(perms.astype(np.int64)).to(x.device)
 
 
 def align(x: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:

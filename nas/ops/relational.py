@@ -15,8 +15,11 @@ factored through H2, as the memory-saving form requires (supplementary Fig. 2, `
 
 Two implementations of the same function:
 - `forward`, the memory-saving form (Eq. 12): the windows are never materialised; H1, H2 and
-  G act as (grouped) 3D convolutions over the key and value maps and only per-position
-  c x D and c x c matrices exist, O(N c^2) memory;
+  G act as window-sized 3D convolutions over the key and value maps (one grouped convolution
+  for the keys, one bank of D + c filters for all value channels) and
+  only per-position c x D and c x c matrices exist, O(N c^2) memory.  The per-position
+  products are three batched matrix products over all B*N positions, associated as
+  (Q K_H) V_H^T (1 + V_G) so that the c x D context is never formed;
 - `direct`, the definition (Eq. 9 kernel, Eq. 11 contexts): keys and values unfolded into
   their windows, O(N L M c) memory.  Kept for testing (`tests/test_relational.py`) and
   for the memory comparison (`benchmarks/rsa_memory.py`).
@@ -62,6 +65,12 @@ def unfold_windows(x: torch.Tensor, window: tuple[int, int, int]) -> torch.Tenso
     return patches.reshape(b, c, t * h * w, -1).permute(0, 2, 3, 1)  # (B, N, M, c)
 
 
+def per_position(z: torch.Tensor) -> torch.Tensor:
+    """(B, X, Y, N) -> (B*N, X, Y), contiguous: one small matrix per position for `torch.bmm`."""
+    b, rows, cols, n = z.shape
+    return z.permute(0, 3, 1, 2).reshape(b * n, rows, cols)  # (B*N, X, Y)
+
+
 class RelationalSelfAttention(nn.Module):
     """RSA over a local window: basic + relational kernels applied to basic + relational contexts."""
 
@@ -97,21 +106,34 @@ class RelationalSelfAttention(nn.Module):
         """A window-sized 3D convolution with zero padding (same size out)."""
         return F.conv3d(x, weight, padding=tuple(k // 2 for k in self.window), groups=groups)
 
-    def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
-        """The memory-saving form (Eq. 12)."""
-        b, _, t, h, w = x.shape
-        n, c, d = t * h * w, self.width, self.latent
-        q, k, v = self.embed(x, cell_input)
-        # kernel: x^Q (P1 + K H1), one D-vector per query and position
-        h1 = self.h1.permute(1, 2, 0).reshape(c * d, 1, *self.window)  # (c*D, 1, mt, mh, mw), group per key channel
+    def filter_banks(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The window-sized filterings of Eq. 12, per position: K H1 + P1 (B*N, c, D), V H2
+        (B*N, c, D) and V G (B*N, c', c), row b*N + n for batch element b at position n."""
+        b, c, t, h, w = k.shape
+        n, d = t * h * w, self.latent
+        h1 = self.h1.permute(1, 2, 0).reshape(c * d, 1, *self.window)  # (c*D, 1, mt, mh, mw): D filters per key channel
         k_h1 = self._conv(k, h1, groups=c).view(b, c, d, n) + self.p1[None, :, :, None]  # (B, c, D, N)
-        kernel = torch.einsum("blcn,bcdn->bnld", q.reshape(b, self.queries, c, n), k_h1)  # (B, N, L, D)
-        # context: H2^T (X^V + X^V X^V^T G), one c x D matrix per position
-        values = v.reshape(b * c, 1, t, h, w)  # (B*c, 1, T, H, W): every value channel on its own
-        h2_v = self._conv(values, self.h2.t().reshape(d, 1, *self.window)).view(b, c, d, n)  # (B, c, D, N)
-        v_g = self._conv(values, self.g.t().reshape(c, 1, *self.window)).view(b, c, c, n)  # (B, c', c, N)
-        context = h2_v + torch.einsum("bxcn,bxdn->bcdn", v_g, h2_v)  # (B, c, D, N)
-        out = torch.einsum("bnld,bcdn->blcn", kernel, context)  # (B, L, c, N)
+        # H2 and G filter every value channel alike: one bank of D + c filters over B*c maps
+        bank = torch.cat([self.h2, self.g], dim=1).t().reshape(d + c, 1, *self.window)  # (D+c, 1, mt, mh, mw)
+        filtered = self._conv(v.reshape(b * c, 1, t, h, w), bank).view(b, c, d + c, n)  # (B, c, D+c, N)
+        return per_position(k_h1), per_position(filtered[:, :, :d]), per_position(filtered[:, :, d:])
+
+    def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
+        """The memory-saving form (Eq. 12), its per-position products as batched matrix products.
+
+        Per position, with Q (L x c) the queries, K_H = K H1 + P1 (c x D), V_H = V H2 (c x D)
+        and V_G = V^T G (c x c): y = Q K_H (V_H + V_G^T V_H)^T = T + T V_G with
+        T = (Q K_H) V_H^T (L x c), so the c x D context is never formed.
+        """
+        b, _, t, h, w = x.shape
+        n, c = t * h * w, self.width
+        q, k, v = self.embed(x, cell_input)
+        k_h, v_h, v_g = self.filter_banks(k, v)  # (B*N, c, D), (B*N, c, D), (B*N, c', c)
+        queries = per_position(q.reshape(b, self.queries, c, n))  # (B*N, L, c)
+        kernel = torch.bmm(queries, k_h)  # (B*N, L, D): basic + relational kernel, Eq. 12
+        basic = torch.bmm(kernel, v_h.transpose(1, 2))  # (B*N, L, c): kernel times the basic context
+        out = torch.baddbmm(basic, basic, v_g)  # (B*N, L, c): + kernel times the relational context
+        out = out.view(b, n, self.queries * c).transpose(1, 2)  # (B, L*c, N)
         return out.reshape(b, self.queries * c, t, h, w)[:, : self.channels]  # (B, C, T, H, W)
 
     def direct(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
