@@ -7,7 +7,8 @@ model, training (the epochs' training time) and the rest of the fit ("setup+eval
 optimizer, whose first construction in a process imports torch._dynamo, and evaluating).  The first
 trial is what a new worker pays; the second what every later trial of that worker pays.
 
-Overhead: ``nas search gpb --preset quick`` (12 trials, 2 at a time on the embedded Ray) in a
+Overhead: the README's quick start, ``nas search gpb --space search_spaces/attentionnas_gpb.yaml
+--preset quick`` (12 trials, 2 at a time on the embedded Ray) in a
 fresh process.  Its wall time is set against the trials' own work, ``trial_seconds`` of every
 trial (the time `evaluate_trial` took in the worker):
 overhead share = 1 - sum(trial_seconds) / (workers x wall).  The time before the first trial
@@ -30,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL = ROOT / "results" / "synthetic" / "temporal_dot_product.json"
+SPACE = "search_spaces/attentionnas_gpb.yaml"  # the README's quick start
 PHASES = ("data", "model", "train", "setup+eval")
 
 
@@ -78,7 +80,7 @@ def quick_search(trials: int, epochs: int | None) -> dict:
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run"
-        command = [sys.executable, "-m", "runners.cli", "search", "gpb", "--preset", "quick", "--trials", str(trials),
+        command = [sys.executable, "-m", "runners.cli", "search", "gpb", "--space", SPACE, "--preset", "quick", "--trials", str(trials),
                    "--quiet", "--out", str(out)]
         if epochs:
             command += ["--objective-option", f"epochs={epochs}"]
