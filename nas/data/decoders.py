@@ -27,6 +27,7 @@ from typing import Callable, Iterator
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from nas.errors import UserError, first_line
 
@@ -73,25 +74,41 @@ def read_frames(path: str | Path, choose: Chooser, backend: str = "pyav", length
 
 
 def _read_pyav(path: str, choose: Chooser, length: int | None) -> Frames:
+    rgb = _rgb_converter()
     with av.open(path) as container:
-        if not container.streams.video:
-            raise UnreadableVideo("no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # slice and frame threads, as FFmpeg chooses
+        stream = _video_stream(container)
         length = length or int(stream.frames or 0)
         if not length:  # no declared count: decode everything once, counting
-            images = [image for _, image in _numbered(container, stream, 0, None, None)]
+            images = [image for _, image in _numbered(container, stream, rgb, 0, None, None)]
             if not images:
                 raise UnreadableVideo("no frames")
             return Frames(np.stack(images)[_chosen(choose, len(images))], len(images))  # (T, H, W, 3)
         indices = _chosen(choose, length)
-        decoded = _decode_range(container, stream, indices)
-        if decoded is None:  # the timestamps did not number the frames: decode from 0 in a fresh open
-            with av.open(path) as fresh:
-                stream = fresh.streams.video[0]
-                stream.thread_type = "AUTO"
-                decoded = dict(_numbered(fresh, stream, 0, int(indices[-1]), set(indices.tolist())))
-        return _gather(decoded, indices, length)
+        decoded = _decode_range(container, stream, rgb, indices)
+    if decoded is None:  # the timestamps did not number the frames: decode from 0 in a fresh open
+        with av.open(path) as container:
+            decoded = dict(_numbered(container, _video_stream(container), rgb, 0, int(indices[-1]), set(indices.tolist())))
+    return _gather(decoded, indices, length)
+
+
+def _video_stream(container):
+    """The first video stream, set to decode with FFmpeg's threads (slices and frames, as it chooses)."""
+    if not container.streams.video:
+        raise UnreadableVideo("no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _rgb_converter() -> Callable[[av.VideoFrame], np.ndarray]:
+    """frame -> RGB image (H, W, 3) through one reformatter for all frames of a read.
+
+    ``frame.to_ndarray(format="rgb24")`` gives the same pixels but sets up a new FFmpeg scaler
+    for every frame, which costs more than decoding the frame (3.5x fewer frames per second at
+    256x256, measured with benchmarks/decode.py's videos).
+    """
+    reformatter = VideoReformatter()
+    return lambda frame: reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def _chosen(choose: Chooser, length: int) -> np.ndarray:
@@ -102,12 +119,12 @@ def _chosen(choose: Chooser, length: int) -> np.ndarray:
     return indices
 
 
-def _decode_range(container, stream, indices: np.ndarray) -> dict[int, np.ndarray] | None:
+def _decode_range(container, stream, rgb, indices: np.ndarray) -> dict[int, np.ndarray] | None:
     """Frames `indices` decoded from the keyframe before the first; None when seeking cannot be trusted."""
     first, last, wanted = int(indices[0]), int(indices[-1]), set(indices.tolist())
     step = _frame_step(stream)
     if first == 0 or step is None:
-        return dict(_numbered(container, stream, first, last, wanted))
+        return dict(_numbered(container, stream, rgb, first, last, wanted))
     start_pts = stream.start_time or 0
     container.seek(start_pts + round(first * step), stream=stream, backward=True, any_frame=False)
     decoded, previous = {}, None
@@ -119,7 +136,7 @@ def _decode_range(container, stream, indices: np.ndarray) -> dict[int, np.ndarra
             return None  # landed past the first wanted frame, or frames without their own timestamp
         previous = index
         if index in wanted:
-            decoded[index] = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+            decoded[index] = rgb(frame)  # (H, W, 3)
         if index >= last:
             break
     return decoded
@@ -133,13 +150,14 @@ def _frame_step(stream) -> Fraction | None:
     return 1 / (Fraction(rate) * stream.time_base)
 
 
-def _numbered(container, stream, first: int, last: int | None, wanted: set[int] | None) -> Iterator[tuple[int, np.ndarray]]:
+def _numbered(container, stream, rgb, first: int, last: int | None,
+              wanted: set[int] | None) -> Iterator[tuple[int, np.ndarray]]:
     """(index, RGB image) of the frames decoded from the current position, numbered by counting from 0."""
     for index, frame in enumerate(container.decode(stream)):
         if last is not None and index > last:
             break
         if index >= first and (wanted is None or index in wanted):
-            yield index, frame.to_ndarray(format="rgb24")  # (H, W, 3)
+            yield index, rgb(frame)  # (H, W, 3)
 
 
 def _gather(decoded: dict[int, np.ndarray], indices: np.ndarray, length: int) -> Frames:
@@ -163,5 +181,5 @@ def _read_decord(path: str, choose: Chooser, length: int | None) -> Frames:
             raise UnreadableVideo("no frames")
         indices = _chosen(choose, total)
         return Frames(reader.get_batch(indices.tolist()).asnumpy(), total)  # (T, H, W, 3)
-    except decord.DECORDError as exc:
+    except (decord.DECORDError, RuntimeError) as exc:  # RuntimeError: a file it cannot open
         raise UnreadableVideo(first_line(exc)) from None

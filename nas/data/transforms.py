@@ -37,8 +37,9 @@ def frames_tensor(images: np.ndarray) -> torch.Tensor:
 
 def to_float_clip(frames: torch.Tensor) -> torch.Tensor:
     """uint8 frames (T, 3, H, W) -> float clip (3, T, H, W) in [0, 1]."""
-    clip = frames.permute(1, 0, 2, 3)  # (3, T, H, W)
-    return clip.to(torch.float32, memory_format=torch.contiguous_format).div_(255)
+    clip = frames.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W): the transpose on bytes, not floats
+    out = torch.empty(clip.shape, dtype=torch.float32)
+    return torch.div(clip, 255, out=out)  # one pass, the same numbers as clip.float() / 255
 
 
 def resize_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
