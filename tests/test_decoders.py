@@ -214,3 +214,14 @@ def test_decord_reports_an_unreadable_file(tmp_path):
     (tmp_path / "bad.mp4").write_bytes(b"\x00not a video" * 50)
     with pytest.raises(UnreadableVideo):
         read_frames(tmp_path / "bad.mp4", lambda length: np.arange(length), "decord")
+
+
+def test_the_backend_reaches_every_split_of_a_video_folder(videos):
+    from nas.data import open_data
+
+    for split in ("train", "val"):
+        (videos / f"{split}.csv").write_text("short_gop.mp4,a\nlong_gop.mp4,b\n")
+    splits = open_data(str(videos), backend="decord" if HAS_DECORD else "pyav")
+    assert splits.train.backend == splits.val.backend == ("decord" if HAS_DECORD else "pyav")
+    with pytest.raises(UserError, match="video backend must be one of"):
+        open_data(str(videos), backend="ffmpeg")
