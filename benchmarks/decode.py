@@ -18,6 +18,10 @@ Without ``--folder`` (or with an empty one) it first writes ``--videos`` synthet
 ``--length`` frames at ``--size`` x ``--size`` with PyAV (moving textured shapes, x264 ``--crf``,
 x264's default keyframe interval unless ``--keyframe-interval``).
 
+A batch of float clips is a large fresh allocation, whose page faults torch's transparent huge
+pages (``THP_MEM_ALLOC_ENABLE=1`` in the environment, Linux) make cheaper; the header line says
+whether it was set.
+
     python benchmarks/decode.py [--folder DIR] [--videos 50] [--length 64] [--size 256] [--rounds 3]
 """
 
@@ -145,7 +149,6 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=224, help="training crop (default 224)")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(1)  # the loader's work is decoding; keep torch from competing with FFmpeg's threads
     with tempfile.TemporaryDirectory() as name:
         scratch = Path(name)
         videos = prepare(args.folder or scratch / "videos", scratch, args)
@@ -157,7 +160,7 @@ def main() -> None:
                 started = time.perf_counter()
                 run()
                 rates[name].append(len(videos) / (time.perf_counter() - started))
-    report(args, videos, rates, load_before)
+        report(args, videos, rates, load_before)
 
 
 def report(args: argparse.Namespace, videos: list[Path], rates: dict[str, list[float]], load_before) -> None:
@@ -170,8 +173,10 @@ def report(args: argparse.Namespace, videos: list[Path], rates: dict[str, list[f
           f"clips per second")
     print(f"# training clips: {args.clip_frames} frames every {args.stride}, short side {args.short_side}, "
           f"crop {args.crop}, flips; full-length evaluation: every frame, short side {args.short_side}")
-    print(f"# machine: {info['cpus']} CPUs ({info['cpu_capability']}), torch {info['torch']}, PyAV {av.__version__}"
-          f"; load average (1 min) {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
+    print(f"# machine: {info['cpus']} CPUs ({info['cpu_capability']}), torch {info['torch']} "
+          f"({torch.get_num_threads()} threads in this process, 1 in a loader worker), PyAV {av.__version__}"
+          f"; load average (1 min) {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after; "
+          f"THP_MEM_ALLOC_ENABLE={os.environ.get('THP_MEM_ALLOC_ENABLE', 'unset')}")
     base = statistics.median(rates["PyAV decode-only"])
     for name, values in rates.items():
         rate = statistics.median(values)

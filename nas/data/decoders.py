@@ -74,6 +74,7 @@ def read_frames(path: str | Path, choose: Chooser, backend: str = "pyav", length
 
 
 def _read_pyav(path: str, choose: Chooser, length: int | None) -> Frames:
+    """`read_frames` with PyAV: one open, unless the timestamps fail their check (then a second, from frame 0)."""
     rgb = _rgb_converter()
     with av.open(path) as container:
         stream = _video_stream(container)
@@ -87,7 +88,8 @@ def _read_pyav(path: str, choose: Chooser, length: int | None) -> Frames:
         decoded = _decode_range(container, stream, rgb, indices)
     if decoded is None:  # the timestamps did not number the frames: decode from 0 in a fresh open
         with av.open(path) as container:
-            decoded = dict(_numbered(container, _video_stream(container), rgb, 0, int(indices[-1]), set(indices.tolist())))
+            wanted = set(indices.tolist())
+            decoded = dict(_numbered(container, _video_stream(container), rgb, 0, int(indices[-1]), wanted))
     return _gather(decoded, indices, length)
 
 
