@@ -212,3 +212,53 @@ def test_an_export_never_mixes_into_a_folder_holding_something_else(tmp_path):
     with pytest.raises(UserError, match="is not empty and holds no synthetic export"):
         claim_folder(tmp_path / "b", record)
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["notes.txt"]
+
+
+def _float_path_clip(video: np.ndarray, sampling: ClipSampling, rng: np.random.Generator) -> torch.Tensor:
+    """The clip as the loader made it before uint8 transforms: float first, then resize, crop, flip."""
+    from nas.data import transforms as T
+
+    span = T.clip_span(sampling.frames, sampling.stride)
+    start = int(rng.integers(max(0, len(video) - span) + 1))
+    chosen = video[T.clip_indices(len(video), sampling.frames, sampling.stride, start)]
+    clip = torch.from_numpy(chosen).permute(3, 0, 1, 2).float() / 255  # (3, T, H, W)
+    size = T.resize_size(*clip.shape[-2:], sampling.short_side)
+    if size != tuple(clip.shape[-2:]):
+        frames = torch.nn.functional.interpolate(clip.transpose(0, 1), size=size, mode="bilinear",
+                                                 align_corners=False, antialias=True)  # (T, 3, H', W')
+        clip = frames.transpose(0, 1)  # (3, T, H', W')
+    h, w = clip.shape[-2:]
+    top, left = int(rng.integers(h - sampling.crop + 1)), int(rng.integers(w - sampling.crop + 1))
+    clip = clip[..., top : top + sampling.crop, left : left + sampling.crop]
+    return clip.flip(-1) if rng.random() < 0.5 else clip
+
+
+@pytest.mark.parametrize("short_side", [None, 16])
+def test_uint8_resize_and_crop_give_the_float_path_clips(tmp_path, short_side):
+    noise = np.random.default_rng(0).integers(0, 256, (20, 24, 32, 3)).astype(np.uint8)  # fine detail: resizing shows
+    write_video(tmp_path / "v.mp4", noise)
+    video = read_video(tmp_path / "v.mp4")
+    ann = _annotate(tmp_path, [("v.mp4", "a")])
+    sampling = ClipSampling("train", frames=5, stride=3, short_side=short_side, crop=12, flip="on")
+    data = VideoFolder(tmp_path, ann, sampling=sampling, seed=4)
+    for epoch in range(6):
+        data.set_epoch(epoch)
+        clip = data[0][0]
+        expected = _float_path_clip(video, sampling, np.random.default_rng([4, epoch, 0]))
+        assert clip.shape == expected.shape == (3, 5, 12, 12) and clip.dtype == torch.float32 and clip.is_contiguous()
+        difference = (clip - expected).abs()
+        if short_side is None:
+            assert float(difference.max()) == 0.0  # no resize: the very same numbers
+        else:  # uint8 resize rounds every pixel to a whole level
+            assert float(difference.max()) <= 1.5 / 255 and float(difference.mean()) < 0.5 / 255
+
+
+def test_worker_processes_give_the_batches_of_the_main_process(folder):
+    from torch.utils.data import DataLoader
+
+    data = VideoFolder(folder, "train.csv", sampling=ClipSampling("train", frames=4, crop=12))
+    batches = [list(DataLoader(data, batch_size=4, collate_fn=collate_clips, num_workers=workers))
+               for workers in (0, 2)]
+    assert len(batches[0]) == len(batches[1]) >= 2
+    for (clips, labels), (clips_2, labels_2) in zip(*batches):
+        assert clips.shape == (4, 3, 4, 12, 12) and torch.equal(clips, clips_2) and torch.equal(labels, labels_2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 
 class ClipDataset(Dataset):
@@ -43,11 +43,12 @@ def collate_clips(samples: Sequence[tuple[torch.Tensor, int] | None]) -> Batch:
     """Stack clips of one shape into (N, ...); clips of different shapes stay a list.
 
     ``None`` samples (videos that could not be read) are dropped, so a batch may be empty:
-    its clip list is then ``[]``.
+    its clip list is then ``[]``.  Stacking goes through torch's `default_collate`, which in a
+    DataLoader worker writes the batch straight into shared memory (no copy to send it).
     """
     kept = [s for s in samples if s is not None]
     labels = torch.tensor([label for _, label in kept], dtype=torch.long)  # (N,)
     clips = [clip for clip, _ in kept]
     if clips and all(c.shape == clips[0].shape for c in clips):
-        return torch.stack(clips), labels  # (N, 3, T, H, W) or (N, K, 3, T, H, W)
+        return default_collate(clips), labels  # (N, 3, T, H, W) or (N, K, 3, T, H, W)
     return clips, labels

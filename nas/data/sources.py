@@ -44,8 +44,12 @@ def open_data(
     sampling: ClipSampling = ClipSampling(),
     eval_sampling: ClipSampling = ClipSampling(mode="full"),
     seed: int = 0,
+    backend: str = "pyav",
 ) -> DataSplits:
-    """``source`` "synthetic" (generated from `synthetic`) or a folder with ``<split>.csv`` files."""
+    """``source`` "synthetic" (generated from `synthetic`) or a folder with ``<split>.csv`` files.
+
+    `backend` decodes the folder's videos: "pyav" or "decord" (see `nas.data.decoders`).
+    """
     if stage not in STAGES:
         raise UserError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
     train_name, val_name, test_name = STAGES[stage]
@@ -56,10 +60,10 @@ def open_data(
     root = Path(source)
     if not root.is_dir():
         raise UserError(f"--data must be 'synthetic' or a folder of videos; not found: {source}")
-    train = VideoFolder(root, f"{train_name}.csv", sampling=sampling, seed=seed)
-    val = VideoFolder(root, f"{val_name}.csv", train.classes, eval_sampling, seed)
+    train = VideoFolder(root, f"{train_name}.csv", sampling=sampling, seed=seed, backend=backend)
+    val = VideoFolder(root, f"{val_name}.csv", train.classes, eval_sampling, seed, backend)
     has_test = test_name is not None and (root / f"{test_name}.csv").is_file()
-    test = VideoFolder(root, f"{test_name}.csv", train.classes, eval_sampling, seed) if has_test else None
+    test = VideoFolder(root, f"{test_name}.csv", train.classes, eval_sampling, seed, backend) if has_test else None
     skipped = 0
     for dataset in (train, val, test):
         if dataset is not None:

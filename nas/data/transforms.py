@@ -1,4 +1,11 @@
-"""Clip transforms on float clips (3, T, H, W): frame sampling, short-side resize, crops, flips."""
+"""Clip transforms: frame sampling, short-side resize, crops, flips, and the conversion to a float clip.
+
+Decoded frames stay uint8 (T, 3, H, W) (a view of the decoder's (T, H, W, 3) arrays, so
+channels-last in memory, the layout torch's uint8 resize is fastest on) through the resize, the
+crop and the flip; `to_float_clip` then makes the (3, T, H, W) float clip in [0, 1] of the
+cropped frames only.  Resizing in uint8 rounds each pixel to a whole level, so a clip differs
+from resizing in float by at most about one level (1/255); without a resize the two are equal.
+"""
 
 from __future__ import annotations
 
@@ -23,45 +30,57 @@ def evenly_spaced_starts(length: int, span: int, count: int) -> list[int]:
     return [int(round(last * i / (count - 1))) if count > 1 else last // 2 for i in range(count)]
 
 
-def to_float_clip(frames: np.ndarray) -> torch.Tensor:
-    """uint8 frames (T, H, W, 3) -> float clip (3, T, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float().div_(255)
+def frames_tensor(images: np.ndarray) -> torch.Tensor:
+    """Decoded uint8 images (T, H, W, 3) -> uint8 frames (T, 3, H, W), sharing their memory."""
+    return torch.from_numpy(images).permute(0, 3, 1, 2)  # (T, 3, H, W), channels-last strides
 
 
-def resize_short_side(clip: torch.Tensor, short_side: int | None) -> torch.Tensor:
-    """Bilinear resize of every frame so that min(H, W) == `short_side` (None: unchanged)."""
-    _, t, h, w = clip.shape
-    if short_side is None or min(h, w) == short_side:
-        return clip
-    scale = short_side / min(h, w)
-    size = (max(1, int(round(h * scale))), max(1, int(round(w * scale))))
-    frames = F.interpolate(clip.transpose(0, 1), size=size, mode="bilinear", align_corners=False, antialias=True)
-    return frames.transpose(0, 1).contiguous()  # (3, T, H', W')
+def to_float_clip(frames: torch.Tensor) -> torch.Tensor:
+    """uint8 frames (T, 3, H, W) -> float clip (3, T, H, W) in [0, 1]."""
+    clip = frames.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W): the transpose on bytes, not floats
+    out = torch.empty(clip.shape, dtype=torch.float32)
+    return torch.div(clip, 255, out=out)  # one pass, the same numbers as clip.float() / 255
 
 
-def crop(clip: torch.Tensor, size: int | None, top: int, left: int) -> torch.Tensor:
-    """The `size` x `size` window at (top, left) of every frame (None: unchanged)."""
+def resize_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
+    """The (H', W') with min(H', W') == `short_side` and the same aspect ratio (None: unchanged)."""
+    if short_side is None or min(height, width) == short_side:
+        return height, width
+    scale = short_side / min(height, width)
+    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
+
+
+def resize_short_side(frames: torch.Tensor, short_side: int | None) -> torch.Tensor:
+    """Bilinear (antialiased) resize of frames (T, 3, H, W), uint8 or float, to the short side `short_side`."""
+    size = resize_size(*frames.shape[-2:], short_side)
+    if size == tuple(frames.shape[-2:]):
+        return frames
+    return F.interpolate(frames, size=size, mode="bilinear", align_corners=False, antialias=True)  # (T, 3, H', W')
+
+
+def crop(frames: torch.Tensor, size: int | None, top: int, left: int) -> torch.Tensor:
+    """The `size` x `size` window at (top, left) of every frame of (..., H, W) (None: unchanged)."""
     if size is None:
-        return clip
-    return clip[:, :, top : top + size, left : left + size]
+        return frames
+    return frames[..., top : top + size, left : left + size]
 
 
-def center_crop(clip: torch.Tensor, size: int | None) -> torch.Tensor:
-    """The central `size` x `size` window of every frame (None: unchanged)."""
+def center_crop(frames: torch.Tensor, size: int | None) -> torch.Tensor:
+    """The central `size` x `size` window of every frame of (..., H, W) (None: unchanged)."""
     if size is None:
-        return clip
-    _, _, h, w = clip.shape
-    return crop(clip, size, (h - size) // 2, (w - size) // 2)
+        return frames
+    h, w = frames.shape[-2:]
+    return crop(frames, size, (h - size) // 2, (w - size) // 2)
 
 
-def random_crop(clip: torch.Tensor, size: int | None, rng: np.random.Generator) -> torch.Tensor:
-    """A random `size` x `size` window, the same for every frame (None: unchanged)."""
+def random_crop(frames: torch.Tensor, size: int | None, rng: np.random.Generator) -> torch.Tensor:
+    """A random `size` x `size` window of (..., H, W), the same for every frame (None: unchanged)."""
     if size is None:
-        return clip
-    _, _, h, w = clip.shape
-    return crop(clip, size, int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1)))
+        return frames
+    h, w = frames.shape[-2:]
+    return crop(frames, size, int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1)))
 
 
-def hflip(clip: torch.Tensor) -> torch.Tensor:
-    """Mirror every frame left-right."""
-    return clip.flip(-1)
+def hflip(frames: torch.Tensor) -> torch.Tensor:
+    """Mirror every frame of (..., H, W) left-right."""
+    return frames.flip(-1)

@@ -17,6 +17,12 @@ Sampling (`ClipSampling`):
 - ``mode="clips"``: `clips` evenly spaced clips of `frames` frames, centre-cropped:
   (K, 3, T, H, W) per video, whose scores the evaluation averages.
 
+Decoding (`nas.data.decoders`): one open per read, seeking to the keyframe before the clip, and
+only the clip's frames converted to RGB; resize, crop and flip happen on uint8 frames, and only
+the final clip becomes float.  A video's frame count is cached per file (from `verify`'s header
+read or the first decode), so a file without a declared count is counted once, not on every
+read.  ``backend="decord"`` decodes with decord instead (optional, same frames).
+
 Listed files that do not exist are skipped with one warning that counts them and names the first few; a
 file that cannot be decoded (or has no frames) yields ``None`` with a warning and a count, so
 `nas.data.collate_clips` drops it.  Augmentation draws from a generator seeded by
@@ -39,7 +45,8 @@ import torch
 from torch.utils.data import Dataset
 
 from nas.data import transforms as T
-from nas.data.video_io import UnreadableVideo, count_frames, read_video
+from nas.data.decoders import UnreadableVideo, check_backend, read_frames
+from nas.data.video_io import count_frames
 from nas.errors import UserError
 from nas.io import read_text, short
 
@@ -86,7 +93,10 @@ class VideoEntry:
 
 
 class VideoFolder(Dataset):
-    """Videos of `root` listed in `annotations` (a CSV path, relative to `root` or absolute)."""
+    """Videos of `root` listed in `annotations` (a CSV path, relative to `root` or absolute).
+
+    `backend`: the decoder, "pyav" (the default) or "decord" (when installed).
+    """
 
     def __init__(
         self,
@@ -95,13 +105,16 @@ class VideoFolder(Dataset):
         classes: Sequence[str] | None = None,
         sampling: ClipSampling = ClipSampling(),
         seed: int = 0,
+        backend: str = "pyav",
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise UserError(f"video folder not found: {self.root}")
         self.annotations = self.root / annotations
         self.sampling = sampling.validate()
+        self.backend = check_backend(backend)
         self.seed, self.epoch = seed, 0
+        self.lengths: dict[Path, int] = {}  # frames of each video read so far (or declared in its header)
         rows = read_annotations(self.annotations)
         self.classes = tuple(classes) if classes is not None else load_classes(self.root, rows)
         self.entries, self.missing = self._entries(rows)
@@ -147,8 +160,10 @@ class VideoFolder(Dataset):
         kept = []
         for entry in self.entries:
             try:
-                count_frames(entry.path)
+                declared = count_frames(entry.path)
                 kept.append(entry)
+                if declared:
+                    self.lengths[entry.path] = declared
             except UnreadableVideo as exc:
                 self._unreadable(entry, str(exc))
         dropped = len(self.entries) - len(kept)
@@ -172,36 +187,51 @@ class VideoFolder(Dataset):
                     len(self.unreadable))
 
     def _clip(self, entry: VideoEntry, rng: np.random.Generator) -> torch.Tensor:
-        s = self.sampling
-        span = T.clip_span(s.frames, s.stride)
-        if s.mode == "full":
-            clip = T.to_float_clip(read_video(entry.path)[:: s.stride])  # (3, T_video, H, W)
-            return T.resize_short_side(clip, s.short_side)
-        if s.mode == "clips":
-            video = read_video(entry.path)
-            starts = T.evenly_spaced_starts(len(video), span, s.clips)
-            clips = [self._shape(video, start, rng=None) for start in starts]
-            return torch.stack(clips)  # (K, 3, T, H, W)
-        declared = count_frames(entry.path)
-        if declared:  # decode only what the clip needs
-            start = int(rng.integers(max(0, declared - span) + 1))
-            video = read_video(entry.path, start, start + span)
-            return self._shape(video, 0, rng, entry)
-        video = read_video(entry.path)
-        return self._shape(video, int(rng.integers(max(0, len(video) - span) + 1)), rng, entry)
+        plan: list[np.ndarray] = []  # the frame indices of each clip, drawn once the length is known
 
-    def _shape(self, video: np.ndarray, start: int, rng: np.random.Generator | None, entry: VideoEntry | None = None):
-        """Frames from `start`, resized and cropped (randomly, and maybe flipped, when `rng` is given)."""
+        def choose(length: int) -> np.ndarray:
+            plan.extend(self._plan(length, rng))
+            return np.unique(np.concatenate(plan))
+
+        frames = read_frames(entry.path, choose, self.backend, self.lengths.get(entry.path))
+        self.lengths[entry.path] = frames.length
+        decoded = T.frames_tensor(frames.images)  # (T_decoded, 3, H, W) uint8
+        wanted = np.unique(np.concatenate(plan))
+        clips = [self._shape(_take(decoded, np.searchsorted(wanted, indices)), rng, entry) for indices in plan]
+        return clips[0] if self.sampling.mode != "clips" else torch.stack(clips)  # (3, T, H, W) or (K, 3, T, H, W)
+
+    def _plan(self, length: int, rng: np.random.Generator) -> list[np.ndarray]:
+        """The frame indices of each clip of a video of `length` frames (one clip unless mode is "clips")."""
         s = self.sampling
-        clip = T.to_float_clip(video[T.clip_indices(len(video), s.frames, s.stride, start)])  # (3, T, H, W)
-        clip = T.resize_short_side(clip, s.short_side)
-        if s.crop is not None and s.crop > min(clip.shape[2:]):
-            raise UserError(f"crop {s.crop} is larger than the frames of {entry.path if entry else 'a video'}")
-        if rng is None:
-            return T.center_crop(clip, s.crop)
-        clip = T.random_crop(clip, s.crop, rng)
+        if s.mode == "full":
+            return [np.arange(0, length, s.stride)]
+        span = T.clip_span(s.frames, s.stride)
+        if s.mode == "clips":
+            starts = T.evenly_spaced_starts(length, span, s.clips)
+        else:
+            starts = [int(rng.integers(max(0, length - span) + 1))]
+        return [T.clip_indices(length, s.frames, s.stride, start) for start in starts]
+
+    def _shape(self, frames: torch.Tensor, rng: np.random.Generator, entry: VideoEntry) -> torch.Tensor:
+        """uint8 frames (T, 3, H, W) resized, cropped (randomly, maybe flipped, in train) -> float (3, T, H', W')."""
+        s = self.sampling
+        frames = T.resize_short_side(frames, s.short_side)  # (T, 3, H', W')
+        if s.mode == "full":
+            return T.to_float_clip(frames)
+        if s.crop is not None and s.crop > min(frames.shape[-2:]):
+            raise UserError(f"crop {s.crop} is larger than the frames of {entry.path}")
+        if s.mode == "clips":
+            return T.to_float_clip(T.center_crop(frames, s.crop))
+        frames = T.random_crop(frames, s.crop, rng)
         flip = s.flip == "on" or (s.flip == "safe" and not _DIRECTIONAL.search(self.classes[entry.label]))
-        return T.hflip(clip) if flip and rng.random() < 0.5 else clip
+        return T.to_float_clip(T.hflip(frames) if flip and rng.random() < 0.5 else frames)
+
+
+def _take(frames: torch.Tensor, positions: np.ndarray) -> torch.Tensor:
+    """frames[positions] along T, without a copy when that is all of them in order."""
+    if np.array_equal(positions, np.arange(len(frames))):
+        return frames
+    return frames[torch.from_numpy(positions)]  # (len(positions), 3, H, W)
 
 
 def read_annotations(path: Path) -> list[tuple[int, str, str]]:

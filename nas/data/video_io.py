@@ -1,7 +1,8 @@
 """Read and write video files with PyAV (FFmpeg).
 
 Files are written as H.264 in MP4 (yuv420p, so width and height must be even), the way
-video datasets are distributed; written atomically, like every file of the project.
+video datasets are distributed; written atomically, like every file of the project.  Reading
+goes through `nas.data.decoders.read_frames` (one open, seeking to the frames wanted).
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from pathlib import Path
 import av
 import numpy as np
 
+from nas.data.decoders import UnreadableVideo, read_frames
 from nas.errors import first_line
 from nas.io import atomic_write_with
 
-
-class UnreadableVideo(Exception):
-    """A video file that cannot be decoded, or that has no frames."""
+__all__ = ["UnreadableVideo", "count_frames", "read_video", "write_video"]
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: int = 8, crf: int = 12) -> Path:
-    """Write uint8 RGB frames (T, H, W, 3) to an H.264 MP4 file at `path` (atomically)."""
+def write_video(
+    path: str | Path, frames: np.ndarray, fps: int = 8, crf: int = 12, keyframe_interval: int | None = None
+) -> Path:
+    """Write uint8 RGB frames (T, H, W, 3) to an H.264 MP4 file at `path` (atomically).
+
+    `keyframe_interval`: frames from one keyframe to the next (None: x264's choice, 250 at most).
+    """
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
@@ -33,7 +38,10 @@ def write_video(path: str | Path, frames: np.ndarray, fps: int = 8, crf: int = 1
             stream = container.add_stream("libx264", rate=Fraction(fps))
             stream.width, stream.height = frames.shape[2], frames.shape[1]
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(crf), "preset": "fast"}
+            options = {"crf": str(crf), "preset": "fast"}
+            if keyframe_interval is not None:  # short GOPs: a reader can seek to the middle of a short video
+                options["x264-params"] = f"keyint={keyframe_interval}:min-keyint={keyframe_interval}:scenecut=0"
+            stream.options = options
             stream.thread_type = "NONE"
             for image in frames:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
@@ -47,25 +55,7 @@ def read_video(path: str | Path, start: int = 0, stop: int | None = None) -> np.
 
     Raises `UnreadableVideo` for a file FFmpeg cannot decode or that yields no frame.
     """
-    frames = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UnreadableVideo("no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for index, frame in enumerate(container.decode(stream)):
-                if stop is not None and index >= stop:
-                    break
-                if index >= start:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-    except UnreadableVideo:
-        raise
-    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise UnreadableVideo(first_line(exc)) from None
-    if not frames:
-        raise UnreadableVideo("no frames")
-    return np.stack(frames)  # (T, H, W, 3)
+    return read_frames(path, lambda length: np.arange(start, length if stop is None else min(stop, length))).images
 
 
 def count_frames(path: str | Path) -> int:

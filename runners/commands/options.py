@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from nas.data.decoders import BACKENDS
 from nas.data.sources import STAGES
 from nas.data.synthetic import TASKS, SyntheticConfig
 from nas.data.video_folder import FLIPS
@@ -42,6 +43,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, default_stage: str,
     folder.add_argument("--short-side", type=integer(8, 4096), help="resize frames to this short side")
     folder.add_argument("--crop", type=integer(8, 4096), help="square training crop (random) and clip-evaluation crop (centre)")
     folder.add_argument("--flip", choices=FLIPS, default="safe", help="horizontal flips (safe: never left/right classes)")
+    folder.add_argument("--video-backend", choices=BACKENDS, default="pyav",
+                        help="decoder: pyav (default) or decord, when installed (pip install decord); the same frames")
     folder.add_argument("--eval-clips", type=integer(0, 256), default=0,
                         help="evaluate K clips per video instead of the full-length video in one pass")
     recipe = parser.add_argument_group("training recipe")

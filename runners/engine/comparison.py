@@ -38,7 +38,7 @@ PAPER_NAMES = tuple(name for _, name in PAPER_BACKBONES)
 
 
 NOT_RECIPE = {"handler", "command_actions", "cells", "seeds", "seed", "out", "paper_backbone", "threads", "progress",
-              "loader_workers", "jobs"}
+              "loader_workers", "jobs", "video_backend"}
 """Options that do not change what a run computes (or differ per model or seed): not part of the recipe check."""
 
 

@@ -55,7 +55,8 @@ def open_run_data(args: argparse.Namespace) -> DataSplits:
     else:
         evaluation = ClipSampling("full", args.frames, args.stride, args.short_side)
     synthetic = synthetic_config(args) if args.data == "synthetic" else SyntheticConfig()
-    return open_data(args.data, args.stage, synthetic, sampling, evaluation, args.seed)
+    backend = getattr(args, "video_backend", "pyav")  # run folders made before --video-backend
+    return open_data(args.data, args.stage, synthetic, sampling, evaluation, args.seed, backend)
 
 
 def build(args: argparse.Namespace, num_classes: int) -> torch.nn.Module:
