@@ -78,6 +78,7 @@ def shared_data(
     sampling: ClipSampling = ClipSampling(),
     eval_sampling: ClipSampling = ClipSampling(mode="full"),
     seed: int = 0,
+    backend: str = "pyav",
 ) -> DataSplits:
     """`open_data`, reused by later calls in this process with the same arguments.
 
@@ -86,13 +87,13 @@ def shared_data(
     again when one of its annotation files changed (size or modification time); changes to
     the videos alone are not noticed within a process.
     """
-    return _shared(source, stage, synthetic, sampling, eval_sampling, seed, _annotation_stamp(source))
+    return _shared(source, stage, synthetic, sampling, eval_sampling, seed, backend, _annotation_stamp(source))
 
 
 @lru_cache(maxsize=2)  # a worker serves one search, whose trials share one data set
 def _shared(source: str, stage: str, synthetic: SyntheticConfig, sampling: ClipSampling,
-            eval_sampling: ClipSampling, seed: int, stamp: tuple) -> DataSplits:
-    return open_data(source, stage, synthetic, sampling, eval_sampling, seed)
+            eval_sampling: ClipSampling, seed: int, backend: str, stamp: tuple) -> DataSplits:
+    return open_data(source, stage, synthetic, sampling, eval_sampling, seed, backend)
 
 
 def _annotation_stamp(source: str) -> tuple:
