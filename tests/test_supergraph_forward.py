@@ -148,3 +148,11 @@ def test_pruning_state_is_in_the_state_dict_and_absent_without_pruning():
     torch.testing.assert_close(fresh(x), sg(x))
     assert not any(k in ("alive", "quiet_epochs") for k in SupergraphCell(SMALL, 8).state_dict())
     assert SupergraphCell(SMALL, 8).prune() == []
+
+
+def test_a_level_whose_nodes_are_all_pruned_is_skipped():
+    sg = trained_looking(SMALL, pruning=Pruning(threshold=0.5, keep=1))
+    with torch.no_grad():
+        sg.alive.copy_(torch.tensor([True, False, True, False, False]))  # level 1 (nodes 4, 5) all gone
+    x = torch.randn(2, 8, 3, 5, 6, dtype=torch.float64)
+    torch.testing.assert_close(sg(x), previous_forward(sg, x, dead=frozenset({2, 4, 5})), rtol=1e-12, atol=1e-12)

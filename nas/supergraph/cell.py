@@ -9,8 +9,9 @@ of a two-way softmax.  Sink: sum_i softmax(s)_i f_i, then the cell's 1x1x1 conv 
 
 The forward computes exactly that, without stacking the candidates: the gate blend is the
 per-channel factor 1 + p_gate (g - 1) (g the gate's sigmoid), folded into the weight of each
-term of the weighted sums, which accumulate with `addcmul` (no copy of the node outputs, no
-gated copy of them either).  The shipped supergraphs leave maps shorter than T_group
+term of the weighted sums, and the inputs of all nodes of a level (they read the same
+candidates) are one batched matmul over one stack of the candidates, as is the sink (`mix`):
+no per-node stack, no gated copy of a node's output.  The shipped supergraphs leave maps shorter than T_group
 unpadded (``pad_short_maps: false``, `nas.cell`), so no node computes on padding frames.
 
 The architecture weights are parameters of an `ArchitectureWeights` submodule (`.arch`), so
@@ -47,19 +48,20 @@ class ArchitectureWeights(nn.Module):
         self.sink = nn.Parameter(torch.zeros(len(graph.nodes)))
 
 
-def weighted_sum(weights: torch.Tensor, maps: list[torch.Tensor | None], scales: list[torch.Tensor | None]) -> torch.Tensor:
-    """sum_j weights_j * scales_j * maps_j, accumulated in place of a stack (no copy of the maps).
+def mix(weights: torch.Tensor, maps: list[torch.Tensor], scales: list[torch.Tensor]) -> torch.Tensor:
+    """The inputs of J nodes at once: input_j = sum_i weights_ji * scales_i * maps_i.
 
-    maps_j (B, C, T, H, W); scales_j a per-channel factor (B, C) or None; a None map (a pruned
-    node, weight exactly zero) is skipped.
+    weights (J, I); maps I tensors (B, C, T, H, W); scales I per-channel factors (B, C).  One
+    stack of the I maps and one batched matmul for a whole level, instead of a stack per node
+    or a multiply-add per node and candidate: at the cell's small maps (7 x 7 x T_group) the
+    number of ops weighs as much as their arithmetic (benchmarks/supergraph_cost.py).
+    Returns (J, B, C, T, H, W).
     """
-    total = None
-    for weight, fmap, scale in zip(weights, maps, scales):
-        if fmap is None:
-            continue
-        factor = weight if scale is None else (weight * scale)[:, :, None, None, None]  # () or (B, C, 1, 1, 1)
-        total = fmap * factor if total is None else torch.addcmul(total, fmap, factor)
-    return total  # (B, C, T, H, W)
+    b, c, t, h, w = maps[0].shape
+    stacked = torch.stack(maps, dim=2).view(b, c, len(maps), t * h * w)  # (B, C, I, THW)
+    coefficients = weights * torch.stack(scales, dim=-1)[:, :, None, :]  # (B, C, J, I)
+    mixed = torch.matmul(coefficients, stacked)  # (B, C, J, THW)
+    return mixed.movedim(2, 0).reshape(len(weights), b, c, t, h, w)  # (J, B, C, T, H, W)
 
 
 class SupergraphCell(nn.Module):
@@ -101,29 +103,34 @@ class SupergraphCell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f0, layout = self.input(x)  # (N*G, Cr, Tg, Hr, Wr)
         live = self.live()
-        # node j's output is maps[j] * scales[j]: its op's output times the gate blend
+        # node i's output is maps[i] * scales[i]: its op's output times the gate blend
         # y + p (gate(y) - y) = y (1 + p (g - 1)), a per-channel factor folded into the sums
-        maps: list[torch.Tensor | None] = [f0]
-        scales: list[torch.Tensor | None] = [None]
-        for node in self.graph.nodes:
-            key = str(node.id)
-            if node.id not in live:
-                maps.append(None)
-                scales.append(None)
+        maps, scales = [f0], [torch.ones(f0.shape[:2], dtype=f0.dtype, device=f0.device)]  # live candidates so far
+        for level in range(self.graph.num_levels):
+            nodes = [n for n in self.graph.nodes if n.level == level and n.id in live]
+            if not nodes:  # all pruned
                 continue
-            if key in self.arch.edges:
-                candidates = self.graph.candidates(node.id)
-                weights = self.softmax(self.arch.edges[key], candidates, live)  # (candidates,)
-                mixed = weighted_sum(weights, maps[: len(candidates)], scales[: len(candidates)])  # (N*G, Cr, Tg, Hr, Wr)
-            else:
-                mixed = f0
-            y = self.nodes[key](mixed, f0)  # (N*G, Cr, Tg, Hr, Wr)
-            p_gate = torch.softmax(self.arch.gating[key], dim=0)[1]
-            maps.append(y)
-            scales.append(1.0 + p_gate * (self.gates[key].weights(y) - 1.0))  # (N*G, Cr)
+            if level > 0:  # every node of a level reads the same candidates: the live ones in `maps`
+                weights = torch.stack([self.input_weights(n.id, live) for n in nodes])  # (J, candidates)
+                inputs = mix(weights, maps, scales)  # (J, N*G, Cr, Tg, Hr, Wr)
+            for j, node in enumerate(nodes):
+                key = str(node.id)
+                y = self.nodes[key](inputs[j] if level > 0 else f0, f0)  # (N*G, Cr, Tg, Hr, Wr)
+                p_gate = torch.softmax(self.arch.gating[key], dim=0)[1]
+                maps.append(y)
+                scales.append(1.0 + p_gate * (self.gates[key].weights(y) - 1.0))  # (N*G, Cr)
         sink = self.softmax(self.arch.sink, [n.id for n in self.graph.nodes], live)  # (M,)
-        y = weighted_sum(sink, maps[1:], scales[1:])  # (N*G, Cr, Tg, Hr, Wr)
+        sink = sink[[i for i, n in enumerate(self.graph.nodes) if n.id in live]]  # (M_live,)
+        y = mix(sink[None], maps[1:], scales[1:])[0]  # (N*G, Cr, Tg, Hr, Wr)
         return x + self.output(y, layout)
+
+    def input_weights(self, node_id: int, live: set[int]) -> torch.Tensor:
+        """Node `node_id`'s softmax over its live candidates, in candidate order, (live candidates,)."""
+        candidates = self.graph.candidates(node_id)
+        weights = self.softmax(self.arch.edges[str(node_id)], candidates, live)
+        if len(live) == len(self.graph.nodes):
+            return weights
+        return weights[[i for i, c in enumerate(candidates) if c == 0 or c in live]]
 
     def weights(self) -> SupergraphWeights:
         """The current architecture weights as probabilities (detached; a pruned node's are zero)."""
