@@ -139,6 +139,9 @@ def main() -> None:
     base = results["backbone"]
     for config in CONFIGS:
         r = results[config]
+        if r.get("oom"):
+            print(f"{config:<10}  out of memory at batch {batch}")
+            continue
         print(f"{config:<10}{r['step_s']:>10.3f}{r['step_s'] / base['step_s']:>11.2f}x"
               f"{r['peak_mb']:>10.0f}{r['peak_mb'] / base['peak_mb']:>11.2f}x")
 
