@@ -4,8 +4,19 @@ Following the AttentionNAS supplementary (B.2):
 
 1. pre-processing (`CellInput`): 1x1x1 conv C -> C_reduction, bilinear resize of every frame
    to (H_resize, W_resize), and temporal grouping: T is zero-padded to a multiple of T_group
-   and the groups are folded into the batch, so every op sees the fixed shape
-   (N * groups, C_reduction, T_group, H_resize, W_resize) whatever the input size;
+   and the groups are folded into the batch, so every op sees the shape
+   (N * groups, C_reduction, T_group, H_resize, W_resize) whatever the input size -- except,
+   with ``preprocess.pad_short_maps: false`` (the shipped supergraphs and the cells derived
+   from them), a map shorter than T_group is one group of its own T frames: padding it
+   would spend T_group - T of every op's frames on zeros (half of each cell's compute at
+   I3D's 4a-4e with 16-frame clips, T = 4 < T_group = 8).  The ops are built for T_group
+   frames and accept any T <= T_group (`nas.ops.registry`), keeping the constants they were
+   built with (a spatial dot product's 1/sqrt(T_group * C) scale); where the padded frames
+   contributed nothing (e.g. keys of zero frames without bias under softmax) the result is
+   the same as with padding, elsewhere it is the op on the clip's own frames.  Maps of T >=
+   T_group frames are grouped exactly as before (the last group zero-padded).  Padding
+   stays the default so that committed cells and results keep the meaning they were
+   measured with;
 2. the op DAG: op k reads the weighted sum of its inputs among f_0 .. f_(k-1);
 3. combination (`CellOutput`): concatenate the outputs no op reads (or sum them with weights,
    for supergraph-derived cells), 1x1x1 conv back to C, BatchNorm whose scale starts at
@@ -48,12 +59,16 @@ def resize_frames(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return frames.reshape(n, t, c, height, width).transpose(1, 2)  # (N, C, T, height, width)
 
 
-def group_frames(x: torch.Tensor, group: int) -> tuple[torch.Tensor, int]:
+def group_frames(x: torch.Tensor, group: int, pad_short: bool = True) -> tuple[torch.Tensor, int]:
     """Zero-pad T to a multiple of `group` and fold the groups into the batch.
 
     (N, C, T, H, W) -> (N * G, C, group, H, W) with G = ceil(T / group); returns (x, G).
+    With `pad_short` False a map shorter than `group` is one group of its T frames,
+    unpadded: (N, C, T, H, W).
     """
     n, c, t, h, w = x.shape
+    if not pad_short:
+        group = min(group, t)
     groups = -(-t // group)
     if groups * group != t:
         x = F.pad(x, (0, 0, 0, 0, 0, groups * group - t))  # (N, C, G*group, H, W)
@@ -84,7 +99,7 @@ class CellInput(nn.Module):
         n, _, t, h, w = x.shape
         f = self.reduce(x)  # (N, Cr, T, H, W)
         f = resize_frames(f, self.shape.height, self.shape.width)  # (N, Cr, T, Hr, Wr)
-        f, groups = group_frames(f, self.shape.frames)  # (N*G, Cr, Tg, Hr, Wr)
+        f, groups = group_frames(f, self.shape.frames, self.sizes.pad_short_maps)  # (N*G, Cr, Tg, Hr, Wr), Tg <= T_group
         return f, Layout(n, t, h, w, groups)
 
 

@@ -101,3 +101,35 @@ def test_bad_input_is_one_line(tmp_path):
     code, _, err = run_nas("search", "diff", "--supergraph", SG1, "--alpha", "0", "--out", tmp_path / "r")
     assert_one_line_error(code, err, "argument --alpha: must be in 1 .. 1024, got 0")
     assert not (tmp_path / "r").exists()
+
+
+def test_pruning_is_off_by_default_and_its_options_are_validated(tmp_path):
+    from runners.engine.supergraph_search import pruning_option
+
+    assert parsed_diff().prune_threshold == 0.0 and pruning_option(parsed_diff()) is None
+    on = pruning_option(parsed_diff("--prune-threshold", "0.5", "--prune-epochs", "3", "--alpha", "4"))
+    assert (on.threshold, on.epochs, on.keep) == (0.5, 3, 4)
+    code, _, err = run_nas("search", "diff", "--supergraph", SG1, "--prune-threshold", "1.5", "--out", tmp_path / "r")
+    assert_one_line_error(code, err, "argument --prune-threshold: must be in 0 .. 1, got 1.5")
+    code, _, err = run_nas("search", "diff", "--supergraph", SG1, "--prune-threshold", "1", "--out", tmp_path / "r")
+    assert_one_line_error(code, err, "--prune-threshold must be below 1")
+    code, _, err = run_nas("search", "diff", "--supergraph", SG1, "--prune-epochs", "0", "--out", tmp_path / "r")
+    assert_one_line_error(code, err, "argument --prune-epochs: must be in 1 .. 1000, got 0")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_pruning_search_records_what_it_pruned_and_derives_without_it(tmp_path, monkeypatch):
+    """The per-epoch hook prunes every position's cell and lists the pruned nodes in the record."""
+    import torch
+
+    from nas.supergraph import Pruning, build_supergraph_model, load_supergraph
+    from runners.engine.supergraph_search import architecture_record
+
+    model = build_supergraph_model("tiny", load_supergraph(SG1), pruning=Pruning(0.5, epochs=1, keep=3))
+    cell = model.inserted()["s2"]
+    with torch.no_grad():
+        cell.arch.sink[11] = -9.0  # node 12: level 1, so only its sink weight counts
+    record = architecture_record(model)
+    assert record["pruned"] == {"s2": [12], "s3": []}
+    assert record["architecture"]["s2"]["sink"]["12"] == 0.0
+    assert architecture_record(build_supergraph_model("tiny", load_supergraph(SG1))).keys() == {"architecture"}

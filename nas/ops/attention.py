@@ -89,7 +89,9 @@ class MapAttention(nn.Module):
     def attention(self, x: torch.Tensor, cell_input: torch.Tensor | None = None) -> torch.Tensor:
         """The diagonal of W, (B, L)."""
         rows = to_rows(self.embed(x), self.dimension)  # (B, L, D)
-        logits = torch.matmul(rows, self.row_weight)  # (B, L)
+        # a spatial row of a map shorter than T_group (cell grouping) is its first frames' part:
+        # D = T*C, frame-major, so the weights of the frames it has are the first D
+        logits = torch.matmul(rows, self.row_weight[: rows.shape[-1]])  # (B, L)
         return activate(logits, self.activation, dim=-1)
 
     def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:

@@ -13,10 +13,13 @@ class ChannelGate(nn.Module):
         super().__init__()
         self.fc = nn.Linear(channels, channels)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-channel gate of `x` (B, C, T, H, W): sigmoid(W mean(x) + b), (B, C)."""
         pooled = x.mean(dim=(2, 3, 4))  # (B, C)
-        weights = torch.sigmoid(self.fc(pooled))  # (B, C)
-        return x * weights[:, :, None, None, None]
+        return torch.sigmoid(self.fc(pooled))  # (B, C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weights(x)[:, :, None, None, None]
 
 
 class Gated(nn.Module):

@@ -14,7 +14,8 @@ The offsets tile the frame with the patterns of the supplementary's Figure 1 (ro
                                                                                -3 -5 -6  8
 
 B replaces a quarter of A's zeros by +2; C places 9 consecutive frames in a 3x3 grid, D 16 in
-a 4x4 grid.  Offsets wrap modulo T (T_group; e.g. D's 8 and -7 are 0 and +1 when T = 8).
+a 4x4 grid.  Offsets wrap modulo T (T_group, or the map's own T when the cell leaves a shorter
+map unpadded; e.g. D's 8 and -7 are 0 and +1 when T = 8).
 Sign convention: offset o brings the token of frame t + o (the supplementary's pseudo-code,
 labelled "pattern B" but with pattern A's offsets, rolls the other way; the figure is the
 reference here, and a mirrored pattern is the same family).
@@ -78,16 +79,24 @@ class PatchShiftAttention(nn.Module):
         self.attention = wrapped_attention(shape, str(config.choices["attention"]), config.kv_source)
         self.reads_cell_input = config.kv_source == "cell_input"
         offsets = pattern_offsets(self.pattern, shape.height, shape.width)
+        self.register_buffer("offsets", offsets, persistent=False)
         self.register_buffer("forward_index", shift_index(offsets, shape.frames), persistent=False)
         self.register_buffer("back_index", shift_index(offsets, shape.frames, back=True), persistent=False)
 
+    def index(self, frames: int, back: bool) -> torch.Tensor:
+        """The gather index for a map of `frames` frames (offsets wrap modulo its own T: a cell
+        map shorter than T_group is not padded, `nas.cell.group_frames`)."""
+        if frames == self.forward_index.shape[0]:
+            return self.back_index if back else self.forward_index
+        return shift_index(self.offsets, frames, back=back)
+
     def shift(self, x: torch.Tensor) -> torch.Tensor:
         """Bring every position the token of its pattern's frame: (B, C, T, H, W) -> same."""
-        return gather_frames(x, self.forward_index)
+        return gather_frames(x, self.index(x.shape[2], back=False))
 
     def shift_back(self, x: torch.Tensor) -> torch.Tensor:
         """The inverse of `shift`."""
-        return gather_frames(x, self.back_index)
+        return gather_frames(x, self.index(x.shape[2], back=True))
 
     def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:
         source = self.shift(cell_input) if self.reads_cell_input else cell_input

@@ -7,7 +7,9 @@ cell-level key/value source, and a factory ``OpConfig -> nn.Module``.
 
 Every op module has the signature ``forward(x, cell_input) -> y`` with x, cell_input and y of
 the same shape (B, C, T, H, W): B is the batch times the number of temporal groups, and
-C, T, H, W are the cell's fixed pre-processed sizes (`FeatureShape`).
+C, T, H, W are the cell's fixed pre-processed sizes (`FeatureShape`), except that T may be
+smaller than T_group (a map shorter than T_group is not padded, `nas.cell.group_frames`):
+an op is built for T_group frames and must accept any T from 1 to T_group.
 """
 
 from __future__ import annotations

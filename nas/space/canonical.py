@@ -97,7 +97,8 @@ def canonical_key(genotype: "Genotype") -> str:
     order = canonical_order(genotype)
     kv = genotype.kv_source if uses_kv_source(genotype) else None
     pre = genotype.preprocess
-    return _digest([kv, [pre.channels, pre.height, pre.width, pre.frames], _serialise(genotype, order)])
+    sizes = [pre.channels, pre.height, pre.width, pre.frames] + ([] if pre.pad_short_maps else ["unpadded"])  # old keys unchanged
+    return _digest([kv, sizes, _serialise(genotype, order)])
 
 
 def canonicalise(genotype: "Genotype") -> "Genotype":

@@ -17,7 +17,9 @@ JSON schema ``attention-nas/genotype@1``::
      "meta": {}}                                      # free-form, not part of the cell
 
 ``preprocess.channels`` is C_reduction: an integer is an absolute channel count, a number in
-(0, 1) a fraction of the cell's input channels.  ``combine.mode`` is ``concat`` (the
+(0, 1) a fraction of the cell's input channels.  Optional ``preprocess.pad_short_maps``
+(default true) says whether a feature map shorter than T_group frames is zero-padded to
+T_group (true) or left at its own length (false; see `nas.cell`).  ``combine.mode`` is ``concat`` (the
 AttentionNAS rule: concatenate the outputs no other op reads) or ``sum`` (supergraph-derived
 cells: the outputs weighted by ``weights``).
 """
@@ -72,6 +74,10 @@ class Preprocess:
     height: int
     width: int
     frames: int
+    # False: a map shorter than T_group is one group of its own frames, not zero-padded
+    # (`nas.cell.group_frames`); True (the default, and what a file without the key means):
+    # padded, as every cell before this option was, so committed results keep their meaning
+    pad_short_maps: bool = True
 
     def reduced_channels(self, in_channels: int) -> int:
         """C_reduction for a cell whose input has `in_channels` channels (never above it)."""
@@ -141,6 +147,7 @@ class Genotype:
                 "height": self.preprocess.height,
                 "width": self.preprocess.width,
                 "frames": self.preprocess.frames,
+                **({} if self.preprocess.pad_short_maps else {"pad_short_maps": False}),
             },
             "ops": [
                 {

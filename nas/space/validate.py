@@ -46,15 +46,16 @@ def parse_genotype(doc: Fields, check_ops: bool = True, require_schema: bool = T
 
 
 def parse_preprocess(doc: Fields) -> Preprocess:
-    """C_reduction (integer >= 1 or fraction in (0, 1)), H_resize, W_resize and T_group."""
-    doc.only(("channels", "height", "width", "frames"))
+    """C_reduction (integer >= 1 or fraction in (0, 1)), H_resize, W_resize, T_group and the
+    optional `pad_short_maps` (a boolean, default true)."""
+    doc.only(("channels", "height", "width", "frames", "pad_short_maps"))
     values = {}
     for name in ("channels", "height", "width", "frames"):
         values[name] = doc.get(name, (int, float) if name == "channels" else int)
         problem = preprocess_problem(name, values[name])
         if problem:
             raise doc.fail(name, problem)
-    return Preprocess(**values)
+    return Preprocess(**values, pad_short_maps=doc.get("pad_short_maps", bool, True))
 
 
 def preprocess_problem(name: str, value: int | float) -> str | None:

@@ -9,6 +9,7 @@ import importlib
 from typing import Any
 
 from nas.supergraph.derive import SupergraphWeights, derive  # torch-free; `derive` names the function, not the module
+from nas.supergraph.pruning import Pruning
 from nas.supergraph.spec import NodeSpec, Supergraph, load_supergraph, parse_supergraph
 
 _HOMES = {
@@ -18,7 +19,7 @@ _HOMES = {
 }
 
 __all__ = [
-    "ArchitectureWeights", "NodeSpec", "Supergraph", "SupergraphCell", "SupergraphWeights", "architecture_parameters",
+    "ArchitectureWeights", "NodeSpec", "Pruning", "Supergraph", "SupergraphCell", "SupergraphWeights", "architecture_parameters",
     "build_supergraph_model", "derive", "derive_model", "derived_state_dict", "load_supergraph", "model_weights",
     "network_parameters", "parse_supergraph", "supergraph_cells",
 ]

@@ -9,14 +9,16 @@ from nas.models import build_model
 from nas.space.genotype import ModelGenotype
 from nas.supergraph.cell import SupergraphCell
 from nas.supergraph.derive import SupergraphWeights, derive
+from nas.supergraph.pruning import Pruning
 from nas.supergraph.spec import Supergraph
 
 
-def build_supergraph_model(backbone: str, graph: Supergraph, num_classes: int = 10, width: float = 1.0, **options: Any) -> Backbone:
-    """Backbone `backbone` with one `SupergraphCell(graph)` at each of its insertion points."""
+def build_supergraph_model(backbone: str, graph: Supergraph, num_classes: int = 10, width: float = 1.0,
+                           pruning: Pruning | None = None, **options: Any) -> Backbone:
+    """Backbone `backbone` with one `SupergraphCell(graph, pruning=pruning)` at each of its insertion points."""
     net = build_model(backbone, num_classes=num_classes, width=width, **options)
     for position in net.insertion_points:
-        net.insert(position, SupergraphCell(graph, net.insertion_channels[position]))
+        net.insert(position, SupergraphCell(graph, net.insertion_channels[position], pruning))
     return net
 
 

@@ -6,7 +6,7 @@ Schema ``attention-nas/supergraph@1``::
     name: sg1
     description: free text
     kv_source: cell_input            # keys/values of dot-product nodes: cell_input | op_input
-    preprocess: {channels: 0.25, height: 7, width: 7, frames: 8}
+    preprocess: {channels: 0.25, height: 7, width: 7, frames: 8, pad_short_maps: false}
     levels: 2                        # this many levels, each with the nodes below
     nodes:
       - {kind: dot_product, choices: {dimension: temporal}}
@@ -14,7 +14,9 @@ Schema ``attention-nas/supergraph@1``::
 
 or ``levels: [[node, ...], [node, ...]]`` for levels that differ.  Nodes are numbered 1..M
 in level order; a node reads a softmax-weighted sum of the cell input (node 0) and of every
-node of the earlier levels.
+node of the earlier levels.  ``pad_short_maps: false`` (optional, default true as for a cell
+genotype, `nas.cell`) leaves a feature map shorter than ``frames`` unpadded; the cells derived
+from the supergraph inherit it.
 """
 
 from __future__ import annotations

@@ -36,6 +36,11 @@ def add_diff_parser(verbs: argparse._SubParsersAction) -> None:
                         help=f"Adam learning rate of the architecture weights (default {TrainConfig.arch_lr})")
     parser.add_argument("--arch-weight-decay", type=real(0, 10), default=TrainConfig.arch_weight_decay,
                         help=f"weight decay of the architecture weights (default {TrainConfig.arch_weight_decay})")
+    parser.add_argument("--prune-threshold", type=real(0, 1), default=0.0,
+                        help="prune a node whose sink and out-edge weights stay below this fraction of the uniform "
+                             "weight for --prune-epochs epochs (an approximation; default 0: off)")
+    parser.add_argument("--prune-epochs", type=integer(1, 1000), default=2,
+                        help="consecutive quiet epochs before a node is pruned (default 2)")
     add_run_arguments(parser, default_stage="search", out_help="run folder of the search (resumed if it has a checkpoint)")
     defaults = {a.dest: a.default for a in parser._actions}
     # a preset's options default to None, "not given", so that a value typed on the command line
