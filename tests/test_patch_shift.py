@@ -93,3 +93,59 @@ def test_wraps_the_attentionnas_dot_product_op(attention):
     assert op.attention.dimension == attention
     torch.testing.assert_close(op(x, f0), op.shift_back(op.attention(op.shift(x), f0)))
     assert not torch.allclose(op(x, f0), op.attention(x, f0))
+
+
+# --- reference-exact options (official code, github.com/MartinXM/TPS) ---------------------------
+
+
+def tps_with(shape: FeatureShape, **options) -> PatchShiftAttention:
+    torch.manual_seed(0)
+    choices = {"pattern": options.pop("pattern", "C"), "attention": "frame", **options}
+    return PatchShiftAttention(OpConfig(shape, choices, "op_input")).double()
+
+
+def roll_per_position(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """The official code's shift: every position's time line rolled by its offset (frame t - o)."""
+    y = torch.empty_like(x)
+    for h in range(x.shape[3]):
+        for w in range(x.shape[4]):
+            y[:, :, :, h, w] = torch.roll(x[:, :, :, h, w], shifts=int(offsets[h, w]), dims=2)
+    return y
+
+
+@pytest.mark.parametrize("pattern", "ABCD")
+def test_reference_direction_is_torch_roll_by_the_offset(pattern):
+    shape = FeatureShape(3, 8, 4, 4)
+    op = tps_with(shape, pattern=pattern, direction="reference")
+    x = torch.randn(2, 3, 8, 4, 4, dtype=torch.float64)
+    offsets = torch.tensor(FIGURE_1[pattern])
+    assert torch.equal(op.shift(x), roll_per_position(x, offsets))
+    assert torch.equal(op.shift_back(op.shift(x)), x)
+    # the default reads frame t + o: the same offsets mirrored in time
+    forward = tps_with(shape, pattern=pattern)
+    assert torch.equal(forward.shift(x), roll_per_position(x, -offsets))
+    assert torch.equal(forward.shift(x), op.shift(x)) == (offsets % 8 == 0).all().item()
+    frames = torch.arange(8, dtype=torch.float64).view(1, 1, 8, 1, 1).expand(1, 1, 8, 4, 4)
+    assert op.shift(frames)[0, 0, 0, 0, 1].item() == 7.0  # C/A/B/D all have +1 at (0, 1): frame 0 - 1 = 7
+
+
+@pytest.mark.parametrize("pattern", "ABCD")
+def test_window_tiling_restarts_the_tile_in_every_window(pattern):
+    window = pattern_offsets(pattern, 16, 16, window=7)
+    whole = pattern_offsets(pattern, 16, 16)
+    assert torch.equal(window[:7, :7], whole[:7, :7])  # one 7x7 window: the same
+    assert torch.equal(window[7:14, 7:14], whole[:7, :7]) and torch.equal(window[14:, :7], whole[:2, :7])
+    assert not torch.equal(window, whole)  # beyond 7x7: the tile restarts at row/column 7
+    assert window[7, 7].item() == PATTERNS[pattern][0][0]
+    assert whole[7, 7].item() == PATTERNS[pattern][7 % len(PATTERNS[pattern])][7 % len(PATTERNS[pattern])]
+
+
+@pytest.mark.parametrize("size, equal", [(7, True), (5, True), (8, False), (14, False)])
+def test_window_tiling_op_equals_map_tiling_up_to_the_window(size, equal):
+    shape = FeatureShape(3, 8, size, size)
+    x = torch.randn(2, 3, 8, size, size, dtype=torch.float64)
+    by_window = tps_with(shape, tiling="window", shift_window=7)(x, x)
+    assert torch.equal(by_window, tps_with(shape)(x, x)) == equal
+    # a smaller window: already different at 7x7 (the tile restarts at row 4 for shift_window 4)
+    if size == 7:
+        assert not torch.equal(tps_with(shape, tiling="window", shift_window=4)(x, x), by_window)

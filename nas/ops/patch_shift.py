@@ -22,6 +22,17 @@ reference here, and a mirrored pattern is the same family).
 
 Choices:
 - ``pattern``: A | B | C | D (default C, the paper's best);
+- ``direction`` (optional): ``forward`` (default) - offset o brings frame t + o, as the figure
+  reads; ``reference`` - frame t - o, as the official code's ``torch.roll(shifts=o)``
+  (github.com/MartinXM/TPS), i.e. the patterns mirrored in time.  ``forward`` is kept: the
+  figure is the paper's statement of the patterns, and mirroring in time gives an equally
+  good pattern family, so the search loses nothing;
+- ``tiling`` (optional) and ``shift_window``: ``map`` (default) - the tile repeats over the
+  whole map; ``window`` - it restarts at the corner of every ``shift_window`` x
+  ``shift_window`` window (default 7), as the official code shifts inside each 7x7 Swin
+  window.  The two are equal on maps up to the window size (the paper's 7x7 windows) and
+  differ beyond; ``map`` is kept because the cell's maps are not Swin windows, and a tile
+  cut off at a window edge (7 is no multiple of 2, 3 or 4) breaks the pattern's frame mix;
 - ``attention``: the attention it wraps (softmax, logits scaled by 1/sqrt(row length)):
   ``frame`` (default) - each frame's H*W tokens attend to each other (row length C), the
   ViT/Swin spatial attention TPS is made for; ``temporal`` / ``spatial`` - the AttentionNAS
@@ -36,17 +47,19 @@ import torch
 from torch import nn
 
 from nas.ops.attention import DotProductAttention
-from nas.ops.catalog import PATTERNS  # the patterns of Figure 1
+from nas.ops.catalog import DIRECTION, PATTERNS, SHIFT_WINDOW, TILING  # PATTERNS: Figure 1
 from nas.ops.factorized import AxisAttention
 from nas.ops.registry import FeatureShape, OpConfig
 
 
-def pattern_offsets(pattern: str, height: int, width: int) -> torch.Tensor:
-    """The frame offset of every spatial position: the pattern's tile repeated, (H, W) long."""
+def pattern_offsets(pattern: str, height: int, width: int, window: int | None = None) -> torch.Tensor:
+    """The frame offset of every spatial position, (H, W): the pattern's tile repeated over the
+    map, or restarted at the corner of every `window` x `window` window when `window` is given."""
     tile = torch.tensor(PATTERNS[pattern], dtype=torch.long)  # (p, p)
-    rows = torch.arange(height) % tile.shape[0]
-    cols = torch.arange(width) % tile.shape[1]
-    return tile[rows[:, None], cols[None, :]]  # (H, W)
+    rows, cols = torch.arange(height), torch.arange(width)
+    if window is not None:
+        rows, cols = rows % window, cols % window  # position inside its window
+    return tile[(rows % tile.shape[0])[:, None], (cols % tile.shape[1])[None, :]]  # (H, W)
 
 
 def shift_index(offsets: torch.Tensor, frames: int, back: bool = False) -> torch.Tensor:
@@ -75,10 +88,15 @@ class PatchShiftAttention(nn.Module):
     def __init__(self, config: OpConfig) -> None:
         super().__init__()
         shape = config.shape
-        self.pattern = str(config.choices["pattern"])
-        self.attention = wrapped_attention(shape, str(config.choices["attention"]), config.kv_source)
+        choices = config.choices
+        self.pattern = str(choices["pattern"])
+        self.attention = wrapped_attention(shape, str(choices["attention"]), config.kv_source)
         self.reads_cell_input = config.kv_source == "cell_input"
-        offsets = pattern_offsets(self.pattern, shape.height, shape.width)
+        tiling = choices.get(TILING.name, TILING.default)
+        window = int(choices.get(SHIFT_WINDOW.name, SHIFT_WINDOW.default)) if tiling == "window" else None
+        offsets = pattern_offsets(self.pattern, shape.height, shape.width, window)
+        if choices.get(DIRECTION.name, DIRECTION.default) == "reference":
+            offsets = -offsets  # torch.roll(shifts=o) brings frame t - o
         self.register_buffer("offsets", offsets, persistent=False)
         self.register_buffer("forward_index", shift_index(offsets, shape.frames), persistent=False)
         self.register_buffer("back_index", shift_index(offsets, shape.frames, back=True), persistent=False)

@@ -44,6 +44,12 @@ class Choice:
 
     `values` lists the accepted values; for an open numeric range leave it empty and give
     `check`, which returns an error message for a bad value or None.
+
+    `optional` marks an option added after genotypes were written (the reference-exact
+    variants of an operator): a genotype stores it only when it differs from the default and
+    a search space varies it only when it names it, so cells, search spaces and their
+    canonical keys from before the option existed are unchanged.  The op's module always
+    receives it (`OpKind.complete`).
     """
 
     name: str
@@ -51,6 +57,7 @@ class Choice:
     values: tuple[ChoiceValue, ...] = ()
     check: Callable[[Any], str | None] | None = None
     doc: str = ""
+    optional: bool = False
 
     def problem(self, value: Any) -> str | None:
         """Why `value` is not acceptable, or None when it is."""
@@ -85,6 +92,17 @@ class OpKind:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "choice_by_name", {c.name: c for c in self.choices})
+
+    def complete(self, choices: Mapping[str, ChoiceValue]) -> dict[str, ChoiceValue]:
+        """`choices` with every choice present: optional ones left out take their default."""
+        return {c.name: choices.get(c.name, c.default) for c in self.choices}
+
+    def stored(self, choices: Mapping[str, ChoiceValue]) -> dict[str, ChoiceValue]:
+        """`choices` as a genotype stores them: optional choices at their default left out."""
+        return {
+            name: value for name, value in choices.items()
+            if not ((c := self.choice_by_name.get(name)) and c.optional and same_value(value, c.default))
+        }
 
     def make(self, config: OpConfig) -> nn.Module:
         """Build the op's module (importing its module the first time when the factory is a path)."""
@@ -123,7 +141,9 @@ class OpRegistry(Registry[OpKind]):
         return register
 
     def resolve_choices(self, kind: str, choices: Mapping[str, Any], where: str = "op") -> dict[str, ChoiceValue]:
-        """Check `choices` against kind `kind` and fill in defaults; errors name `where`."""
+        """Check `choices` against kind `kind` and fill in defaults; errors name `where`.
+
+        The result is the stored form: an optional choice appears only when it is not its default."""
         if kind not in self:
             raise UserError(f"{where}.kind: unknown op kind {short(kind)} (known: {', '.join(sorted(self))})")
         entry = self.get(kind)
@@ -138,13 +158,14 @@ class OpRegistry(Registry[OpKind]):
                 raise UserError(f"{where}.choices.{name}: {problem}")
             resolved[name] = value
         for choice in entry.choices:
-            resolved.setdefault(choice.name, choice.default)
-        return {c.name: resolved[c.name] for c in entry.choices}
+            if not choice.optional:
+                resolved.setdefault(choice.name, choice.default)
+        return entry.stored({c.name: resolved[c.name] for c in entry.choices if c.name in resolved})
 
     def build(self, spec: OpSpec, shape: FeatureShape, kv_source: str) -> nn.Module:
         """The module for `spec` at `shape`, wrapped in channel gating when `spec.gating`."""
         entry = self.get(spec.kind)
-        choices = self.resolve_choices(spec.kind, spec.choices, where=f"op {spec.id}")
+        choices = entry.complete(self.resolve_choices(spec.kind, spec.choices, where=f"op {spec.id}"))
         module = entry.make(OpConfig(shape, choices, kv_source))
         if spec.gating:
             from nas.ops.gating import Gated

@@ -100,6 +100,8 @@ def _kinds(doc: Fields) -> tuple[KindChoices, ...]:
         body.only(entry.choice_by_name)
         choices = []
         for choice in entry.choices:
+            if choice.optional and not body.has(choice.name):
+                continue  # a reference variant: varied only when the space names it
             values = _choice_list(body, choice.name, object) if body.has(choice.name) else [choice.default]
             for i, value in enumerate(values):
                 problem = choice.problem(value)

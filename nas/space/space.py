@@ -98,13 +98,15 @@ class SearchSpace:
 
     def from_params(self, params: dict[str, Any]) -> Genotype:
         """The genotype a full assignment of the active variables describes."""
+        from nas.ops import OPS
+
         ops = []
         for k in range(1, self.num_ops + 1):
             kind = params[f"op{k}.kind"]
             names = [name for kc in self.kinds if kc.kind == kind for name, _ in kc.choices]
             sources = parse_subset(params[f"op{k}.inputs"])
             inputs = tuple(OpInput(s, 1.0 / len(sources)) for s in sources)
-            choices = {name: params[f"op{k}.{kind}.{name}"] for name in names}
+            choices = OPS.get(kind).stored({name: params[f"op{k}.{kind}.{name}"] for name in names})
             ops.append(OpSpec(k, kind, choices, inputs, bool(params[f"op{k}.gating"])))
         pre = Preprocess(*(params[f"preprocess.{n}"] for n in ("channels", "height", "width", "frames")))
         draft = Genotype(params["kv_source"], pre, tuple(ops), Combine("concat", (1,)))
@@ -120,13 +122,24 @@ class SearchSpace:
         params.update({f"preprocess.{n}": getattr(pre, n) for n in ("channels", "height", "width", "frames")})
         for k, spec in enumerate(genotype.ops, start=1):
             params[f"op{k}.kind"] = spec.kind
-            params.update({f"op{k}.{spec.kind}.{name}": value for name, value in spec.choices.items()})
+            params.update({f"op{k}.{spec.kind}.{name}": value for name, value in self._all_choices(spec).items()})
             params[f"op{k}.gating"] = spec.gating
             params[f"op{k}.inputs"] = format_subset([position[e.source] for e in spec.inputs])
         self._check_params(params)
         if self.from_params(params) != _renumbered(genotype, position):
             raise UserError(f"cell is not in space {short(self.name)} (input weights or combination differ)")
         return params
+
+    def _all_choices(self, spec: OpSpec) -> dict[str, Any]:
+        """`spec`'s choices with the optional ones this space varies filled in at their default
+        (a genotype leaves an optional choice at its default out, `nas.ops.registry.Choice`)."""
+        from nas.ops import OPS  # space <- ops: the registry is imported when used
+
+        varied = {name for kc in self.kinds if kc.kind == spec.kind for name, _ in kc.choices}
+        if spec.kind not in OPS:
+            return dict(spec.choices)
+        full = OPS.get(spec.kind).complete(spec.choices)
+        return {name: value for name, value in full.items() if name in spec.choices or name in varied}
 
     def _check_params(self, params: dict[str, Any]) -> None:
         variables = self.variables()
