@@ -142,3 +142,62 @@ def test_keys_and_values_follow_the_kv_source():
     assert torch.equal(own(x, f0), own(x, f0 * 3))
     assert not torch.allclose(cell(x, f0), cell(x, f0 + 1))
     torch.testing.assert_close(cell(x, f0), cell(x, f0 * 3))  # L2 normalisation: scale-free keys and values
+
+
+# --- reference-exact options (official code, github.com/KimManjin/RSA) ---------------------------
+
+
+def rsa_with(channels: int = 8, kv: str = "cell_input", **options) -> RelationalSelfAttention:
+    torch.manual_seed(0)
+    choices = {"window": "3x5x5", "queries": 2, "latent": 1.0, **options}
+    return RelationalSelfAttention(OpConfig(FeatureShape(channels, 3, 4, 5), choices, kv)).double()
+
+
+@pytest.mark.parametrize("channels, queries", [(8, 2), (10, 4), (12, 8)])
+def test_learned_identity_adds_c_squared_parameters_and_starts_as_the_constant(channels, queries):
+    constant = rsa_with(channels, queries=queries)
+    learned = rsa_with(channels, queries=queries, identity="learned")
+    count = lambda op: sum(p.numel() for p in op.parameters())
+    c = constant.width
+    assert count(learned) - count(constant) == c * c and c == -(-channels // queries)
+    x, f0 = maps(channels)
+    # same draws, identity starts at I (equal up to rounding: T (I + V_G) is one product, not T + T V_G)
+    torch.testing.assert_close(learned(x, f0), constant(x, f0), rtol=1e-12, atol=1e-14)
+    learned.identity.grad = None
+    learned(x, f0).pow(2).sum().backward()
+    assert learned.identity.grad is not None and learned.identity.grad.abs().max() > 1e-6
+
+
+def test_learned_identity_replaces_the_one_in_the_context():
+    """y_n = kernel (X^V E + X^V X^V^T G) for a learned E, at one position, by hand."""
+    op = rsa_with(6, identity="learned")
+    with torch.no_grad():
+        op.identity.copy_(torch.randn(op.width, op.width, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
+    x, f0 = maps(6)
+    y, constant = op(x, f0), rsa_with(6)(x, f0)
+    torch.testing.assert_close(y, op.direct(x, f0), rtol=1e-10, atol=1e-12)
+    assert not torch.allclose(y, constant)
+    c, n, win = op.width, (1, 2, 3), window_size("3x5x5")
+    conv = lambda layer, z: torch.einsum("oc,cthw->othw", layer.weight[:, :, 0, 0, 0], z)
+    H = torch.einsum("mcd,kd->mck", op.h1, op.h2).reshape(-1, op.h2.shape[0])  # (M*c, M)
+    P = (op.p1 @ op.h2.t()).t()  # (M, c)
+    keys = F.normalize(window_of(conv(op.key, f0[0]), n, win), dim=1, eps=1e-6)  # (M, c)
+    values = F.normalize(window_of(conv(op.value, f0[0]), n, win), dim=1, eps=1e-6)
+    context = values @ op.identity + values @ (values.t() @ op.g)  # (M, c)
+    q = F.normalize(conv(op.query, x[0])[:c, n[0], n[1], n[2]], dim=0, eps=1e-6)
+    kernel = q @ P.t() + (q[None, :] * keys).reshape(-1) @ H  # (M,)
+    torch.testing.assert_close(y[0, :c, n[0], n[1], n[2]], kernel @ context, rtol=1e-10, atol=1e-12)
+
+
+def test_reference_norm_is_x_over_sqrt_of_squares_plus_eps():
+    op, default = rsa_with(norm="reference"), rsa_with()
+    x, f0 = maps(8)
+    for scale, differs in [(1.0, False), (1e-4, True)]:  # |x| ~ 1e-3: the eps rules part ways
+        q, k, v = op.embed(x * scale, f0 * scale)
+        key = op.key.weight[:, :, 0, 0, 0]  # (c, C)
+        raw = torch.einsum("oc,bcthw->bothw", key, f0 * scale)  # (B, c, T, H, W)
+        torch.testing.assert_close(k, raw / torch.sqrt((raw**2).sum(1, keepdim=True) + 1e-6), rtol=1e-12, atol=0)
+        norms = q.pow(2).sum(2).sqrt()  # (B, L, T, H, W)
+        assert (norms < 1).all() and (norms > 0.999).all() != differs
+        assert torch.allclose(k, default.embed(x * scale, f0 * scale)[1], rtol=1e-3, atol=0) != differs
+    torch.testing.assert_close(op(x, f0), op.direct(x, f0), rtol=1e-10, atol=1e-12)

@@ -34,7 +34,16 @@ Choices:
   (default ``5x7x7``, the paper's);
 - ``queries``: L, 2 | 4 | 8 (default 8, the paper's);
 - ``latent``: D as a fraction of the key width c, 0.5 | 1.0 (default 1.0: D = C^Q, the
-  best row of the paper's Table 4b).
+  best row of the paper's Table 4b);
+- ``identity`` (optional): the identity in the context X^V (1 + V_G) - ``constant``
+  (default, the paper's Eq. 11) or ``learned``: a c x c parameter that starts at the
+  identity, as in the official code (github.com/KimManjin/RSA), c^2 more parameters per op.
+  ``constant`` is kept: it is the paper's formula, and the learned matrix adds nothing V_G's
+  own G cannot learn except a position-independent channel mixing;
+- ``norm`` (optional): the L2 normalisation of queries, keys and values - ``max`` (default,
+  x / max(|x|, 1e-6), `torch.nn.functional.normalize`) or ``reference``:
+  x / sqrt(|x|^2 + 1e-6), as the official code.  The two differ only for |x| near or below
+  1e-3; ``max`` is kept as the exact unit-length normalisation the paper writes.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nas.ops.catalog import IDENTITY, NORM
 from nas.ops.registry import OpConfig
 
 NORM_EPS = 1e-6
@@ -63,6 +73,13 @@ def unfold_windows(x: torch.Tensor, window: tuple[int, int, int]) -> torch.Tenso
     padded = F.pad(x, (pw, pw, ph, ph, pt, pt))  # (B, c, T + 2pt, H + 2ph, W + 2pw)
     patches = padded.unfold(2, window[0], 1).unfold(3, window[1], 1).unfold(4, window[2], 1)  # (B, c, T, H, W, mt, mh, mw)
     return patches.reshape(b, c, t * h * w, -1).permute(0, 2, 3, 1)  # (B, N, M, c)
+
+
+def l2_normalise(x: torch.Tensor, dim: int, rule: str) -> torch.Tensor:
+    """x / max(|x|, eps) (``max``) or x / sqrt(|x|^2 + eps) (``reference``, the official RSA code)."""
+    if rule == "reference":
+        return x * torch.rsqrt(x.pow(2).sum(dim, keepdim=True) + NORM_EPS)
+    return F.normalize(x, dim=dim, eps=NORM_EPS)
 
 
 def per_position(z: torch.Tensor) -> torch.Tensor:
@@ -92,14 +109,18 @@ class RelationalSelfAttention(nn.Module):
         self.h2 = nn.Parameter(torch.empty(size, self.latent).uniform_(-bound, bound))  # (M, D)
         self.g = nn.Parameter(torch.empty(size, self.width).uniform_(-bound, bound))  # (M, c)
         self.p1 = nn.Parameter(torch.randn(self.width, self.latent) / math.sqrt(size * self.latent))  # (c, D)
+        self.norm = str(config.choices.get(NORM.name, NORM.default))
+        # the identity of X^V (1 + V_G): a constant, or a learned (c, c) matrix from I (official code)
+        learned = config.choices.get(IDENTITY.name, IDENTITY.default) == "learned"
+        self.identity = nn.Parameter(torch.eye(self.width)) if learned else None  # (c, c)
 
     def embed(self, x: torch.Tensor, cell_input: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """L2-normalised queries (B, L, c, T, H, W), keys and values (B, c, T, H, W)."""
         b, _, t, h, w = x.shape
         source = cell_input if self.kv_from_cell else x
-        q = F.normalize(self.query(x).view(b, self.queries, self.width, t, h, w), dim=2, eps=NORM_EPS)
-        k = F.normalize(self.key(source), dim=1, eps=NORM_EPS)
-        v = F.normalize(self.value(source), dim=1, eps=NORM_EPS)
+        q = l2_normalise(self.query(x).view(b, self.queries, self.width, t, h, w), 2, self.norm)
+        k = l2_normalise(self.key(source), 1, self.norm)
+        v = l2_normalise(self.value(source), 1, self.norm)
         return q, k, v
 
     def _conv(self, x: torch.Tensor, weight: torch.Tensor, groups: int = 1) -> torch.Tensor:
@@ -123,7 +144,8 @@ class RelationalSelfAttention(nn.Module):
 
         Per position, with Q (L x c) the queries, K_H = K H1 + P1 (c x D), V_H = V H2 (c x D)
         and V_G = V^T G (c x c): y = Q K_H (V_H + V_G^T V_H)^T = T + T V_G with
-        T = (Q K_H) V_H^T (L x c), so the c x D context is never formed.
+        T = (Q K_H) V_H^T (L x c), so the c x D context is never formed (with a learned
+        identity E: y = T (E + V_G)).
         """
         b, _, t, h, w = x.shape
         n, c = t * h * w, self.width
@@ -132,7 +154,10 @@ class RelationalSelfAttention(nn.Module):
         queries = per_position(q.reshape(b, self.queries, c, n))  # (B*N, L, c)
         kernel = torch.bmm(queries, k_h)  # (B*N, L, D): basic + relational kernel, Eq. 12
         basic = torch.bmm(kernel, v_h.transpose(1, 2))  # (B*N, L, c): kernel times the basic context
-        out = torch.baddbmm(basic, basic, v_g)  # (B*N, L, c): + kernel times the relational context
+        if self.identity is None:
+            out = torch.baddbmm(basic, basic, v_g)  # (B*N, L, c): + kernel times the relational context
+        else:
+            out = torch.bmm(basic, v_g + self.identity)  # (B*N, L, c): learned identity in place of 1
         out = out.view(b, n, self.queries * c).transpose(1, 2)  # (B, L*c, N)
         return out.reshape(b, self.queries * c, t, h, w)[:, : self.channels]  # (B, C, T, H, W)
 
@@ -146,6 +171,7 @@ class RelationalSelfAttention(nn.Module):
         hadamard = torch.einsum("blcn,bnmc->bnlmc", queries, keys)  # (B, N, L, M, c)
         relational = torch.einsum("bnlmc,mcd,kd->bnlk", hadamard, self.h1, self.h2)  # (B, N, L, M)
         v_g = torch.einsum("bnmc,me->bnce", values, self.g)  # (B, N, c, c)
-        context = values + torch.einsum("bnmc,bnce->bnme", values, v_g)  # (B, N, M, c)
+        basic_context = values if self.identity is None else values @ self.identity  # (B, N, M, c)
+        context = basic_context + torch.einsum("bnmc,bnce->bnme", values, v_g)  # (B, N, M, c)
         out = torch.einsum("bnlm,bnme->blen", basic + relational, context)  # (B, L, c, N)
         return out.reshape(b, self.queries * self.width, t, h, w)[:, : self.channels]  # (B, C, T, H, W)
