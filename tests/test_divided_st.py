@@ -64,3 +64,34 @@ def test_matches_timesformer_formula_written_with_einsum():
     z = y + attend(op.spatial, y, "bcthw,bctuv->bthwuv", "bthwuv,bctuv->bcthw", 2)  # over positions, per frame
     torch.testing.assert_close(op(x, f0), z, rtol=1e-10, atol=1e-12)
     assert not torch.allclose(op(x, f0), x + attend(op.spatial, x, "bcthw,bctuv->bthwuv", "bthwuv,bctuv->bcthw", 2))
+
+
+def spatial_only(op: DividedSpaceTime, x: torch.Tensor) -> torch.Tensor:
+    """x + softmax attention among the tokens of each frame (row length C), written with einsum."""
+    inner = op.spatial.inner
+    q, k, v = inner.query(x), inner.key(x), inner.value(x)
+    logits = torch.einsum("bcthw,bctuv->bthwuv", q, k) / math.sqrt(x.shape[1])
+    weights = logits.flatten(-2).softmax(-1).reshape(logits.shape)
+    return x + torch.einsum("bthwuv,bctuv->bcthw", weights, v)
+
+
+def test_zero_temporal_init_starts_as_spatial_attention_and_still_learns_time():
+    """TimeSformer's temporal_fc starts at zero: the op starts as x + A_space(x); the projection
+    gets a gradient at once, and once it has moved the temporal stage acts (and learns)."""
+    torch.manual_seed(0)
+    op = OPS.build(OpSpec(1, "divided_st", {"temporal_init": "zero"}, (OpInput(0),)), SHAPE, "op_input").double()
+    default = OPS.build(OpSpec(1, "divided_st", {}, (OpInput(0),)), SHAPE, "op_input")
+    c = SHAPE.channels
+    assert sum(p.numel() for p in op.parameters()) - sum(p.numel() for p in default.parameters()) == c * c + c
+    x, f0 = inputs(2)
+    torch.testing.assert_close(op(x, f0), spatial_only(op, x), rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(spatial_only(op, x), x)  # the spatial stage does act
+    op(x, f0).pow(2).sum().backward()
+    assert op.temporal_out.weight.grad.abs().max() > 1e-6 and op.temporal_out.bias.grad.abs().max() > 1e-6
+    assert op.temporal.inner.query.weight.grad.abs().max() == 0  # behind a zero projection, at first
+    with torch.no_grad():
+        op.temporal_out.weight -= 0.1 * op.temporal_out.weight.grad  # one SGD step on the projection
+    op.zero_grad()
+    assert not torch.allclose(op(x, f0), spatial_only(op, x))
+    op(x, f0).pow(2).sum().backward()
+    assert op.temporal.inner.query.weight.grad.abs().max() > 1e-8

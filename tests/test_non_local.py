@@ -13,11 +13,15 @@ from nas.ops.non_local import NonLocalBlock
 from nas.space import ModelGenotype
 
 
-def reference(block: NonLocalBlock, x: torch.Tensor) -> torch.Tensor:
-    """The block written out position by position, with max pooling over 1x2x2 windows."""
+def reference(block: NonLocalBlock, x: torch.Tensor, rounding: str = "ceil") -> torch.Tensor:
+    """The block written out position by position, with max pooling over 1x2x2 windows: the
+    odd last row/column padded (ceil) or dropped (floor, the Caffe2 reference)."""
     n, c, t, h, w = x.shape
-    padded = torch.nn.functional.pad(x, (0, w % 2, 0, h % 2), value=float("-inf"))
-    pooled = padded.unfold(3, 2, 2).unfold(4, 2, 2).amax(dim=(-1, -2))  # (N, C, T, ceil(H/2), ceil(W/2))
+    if rounding == "ceil":
+        padded = torch.nn.functional.pad(x, (0, w % 2, 0, h % 2), value=float("-inf"))
+    else:
+        padded = x[:, :, :, : h - h % 2, : w - w % 2]
+    pooled = padded.unfold(3, 2, 2).unfold(4, 2, 2).amax(dim=(-1, -2))  # (N, C, T, H', W')
 
     def conv(layer, z):  # a 1x1x1 convolution with bias
         return torch.einsum("oc,nc...->no...", layer.weight[:, :, 0, 0, 0], z) + layer.bias.view(1, -1, 1, 1, 1)
@@ -65,3 +69,26 @@ def test_build_model_puts_blocks_at_every_insertion_point(gpb_space):
         build_model("tiny", ModelGenotype({"s3": gpb_space.sample(0)}), nonlocal_blocks=True)
     with pytest.raises(UserError, match="same position 's2'"):
         build_model("tiny", gpb_space.sample(0), nonlocal_blocks=True)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 3, 7, 7), (1, 6, 2, 5, 6), (1, 4, 2, 4, 4)])
+def test_floor_rounding_matches_the_caffe2_pooling(shape):
+    torch.manual_seed(0)
+    block = NonLocalBlock(shape[1], pool_rounding="floor").double().eval()
+    torch.nn.init.normal_(block.bn.weight)
+    x = torch.randn(shape, dtype=torch.float64)
+    torch.testing.assert_close(block(x), reference(block, x, "floor"), rtol=1e-10, atol=1e-12)
+    ceil = NonLocalBlock(shape[1]).double().eval()
+    ceil.load_state_dict(block.state_dict())
+    assert torch.allclose(ceil(x), block(x)) == (shape[3] % 2 == 0 and shape[4] % 2 == 0)  # equal on even maps
+
+
+def test_floor_pools_7x7_to_3x3_and_ceil_to_4x4():
+    x = torch.randn(1, 4, 2, 7, 7)
+    assert NonLocalBlock(4, pool_rounding="floor").pool(x).shape == (1, 4, 2, 3, 3)
+    assert NonLocalBlock(4).pool(x).shape == (1, 4, 2, 4, 4)
+    assert NonLocalBlock(4, pool=(2, 2, 2), pool_rounding="floor").pool(x).shape == (1, 4, 1, 3, 3)
+    tiny = torch.randn(1, 4, 1, 1, 3)  # shorter than the kernel: pooled whole, not an error
+    assert NonLocalBlock(4, pool=(2, 2, 2), pool_rounding="floor").pool(tiny).shape == (1, 4, 1, 1, 1)
+    with pytest.raises(ValueError, match="pool_rounding"):
+        NonLocalBlock(4, pool_rounding="round")

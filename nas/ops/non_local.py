@@ -10,6 +10,11 @@ come from a 1x2x2 max-pooled map (a quarter of the positions), the convolutions 
 biases, the affinity is scaled by 1/sqrt(C/2) (`scale`), and the BatchNorm scale starts at
 zero, so a new block is exactly the identity.  A plain module on (N, C, T, H, W) that any
 backbone insertion point takes (`nas.models.build_model(..., nonlocal_blocks=True)`).
+
+`pool_rounding`: ``ceil`` (default) pools with SAME padding, ceil(n / 2) outputs, so a 7x7
+map gives 4x4 keys and no position is left out; ``floor`` pools without padding, as the
+Caffe2 reference (``MaxPool`` kernel 2, stride 2), so a 7x7 map gives 3x3 and the last row
+and column never serve as keys.  Both agree on even sizes.
 """
 
 from __future__ import annotations
@@ -19,21 +24,29 @@ import math
 import torch
 from torch import nn
 
-from nas.ops.pooling import MaxPool3dSame, Triple, triple
+from nas.ops.pooling import MaxPool3dFloor, MaxPool3dSame, Triple, triple
 
 
 class NonLocalBlock(nn.Module):
     """Residual embedded-Gaussian non-local block: (N, C, T, H, W) -> (N, C, T, H, W)."""
 
     def __init__(
-        self, channels: int, inner_channels: int | None = None, pool: int | Triple = (1, 2, 2), scale: bool = True
+        self,
+        channels: int,
+        inner_channels: int | None = None,
+        pool: int | Triple = (1, 2, 2),
+        scale: bool = True,
+        pool_rounding: str = "ceil",
     ) -> None:
         super().__init__()
         inner = inner_channels or max(1, channels // 2)
         self.theta = nn.Conv3d(channels, inner, kernel_size=1)
         self.phi = nn.Conv3d(channels, inner, kernel_size=1)
         self.g = nn.Conv3d(channels, inner, kernel_size=1)
-        self.pool = MaxPool3dSame(pool, pool) if triple(pool) != (1, 1, 1) else nn.Identity()
+        if pool_rounding not in ("ceil", "floor"):
+            raise ValueError(f"pool_rounding must be 'ceil' or 'floor', got {pool_rounding!r}")
+        pooling = MaxPool3dSame if pool_rounding == "ceil" else MaxPool3dFloor
+        self.pool = pooling(pool, pool) if triple(pool) != (1, 1, 1) else nn.Identity()
         self.out = nn.Conv3d(inner, channels, kernel_size=1)
         self.bn = nn.BatchNorm3d(channels)
         nn.init.zeros_(self.bn.weight)

@@ -8,6 +8,11 @@ keep theta, phi and g from getting any gradient until the scale has moved.
 
 Choice ``pool``: the max-pooling window of keys and values, ``1x2x2`` (default, the reference
 code's), ``2x2x2`` (an eighth of the positions) or ``1x1x1`` (no pooling).
+
+Choice ``pool_rounding`` (optional): ``ceil`` (default; SAME padding, a 7x7 map gives 4x4 keys
+and values) or ``floor`` (no padding, as the Caffe2 reference, facebookresearch/video-nonlocal-net:
+7x7 gives 3x3).  ``ceil`` is kept because at the small odd maps of a cell (7x7, 5x5) floor
+drops the last row and column from the keys and values, and it is what the backbones' blocks use.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from nas.ops.catalog import POOL_ROUNDING
 from nas.ops.non_local import NonLocalBlock
 from nas.ops.registry import OpConfig
 
@@ -30,7 +36,9 @@ class NonLocalOp(nn.Module):
 
     def __init__(self, config: OpConfig) -> None:
         super().__init__()
-        self.block = NonLocalBlock(config.shape.channels, pool=parse_size(str(config.choices["pool"])))
+        rounding = str(config.choices.get(POOL_ROUNDING.name, POOL_ROUNDING.default))
+        pool = parse_size(str(config.choices["pool"]))
+        self.block = NonLocalBlock(config.shape.channels, pool=pool, pool_rounding=rounding)
         nn.init.ones_(self.block.bn.weight)
 
     def forward(self, x: torch.Tensor, cell_input: torch.Tensor) -> torch.Tensor:

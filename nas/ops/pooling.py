@@ -1,5 +1,6 @@
 """Max pooling with TensorFlow's SAME padding (used by the paper-scale backbones and the
-non-local block): ceil(n / stride) outputs per dimension, whatever the input size."""
+non-local block): ceil(n / stride) outputs per dimension, whatever the input size; and
+without padding (floor(n / stride), the Caffe2 non-local reference's)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,19 @@ class MaxPool3dSame(nn.Module):
             pads += [total // 2, total - total // 2]  # F.pad wants (W, H, T) pairs
         x = F.pad(x, pads, value=float("-inf"))  # (N, C, T + pt, H + ph, W + pw)
         return F.max_pool3d(x, self.kernel, self.stride)
+
+
+class MaxPool3dFloor(nn.Module):
+    """Max pooling without padding: floor(n / stride) outputs per dimension (kernel = stride,
+    as Caffe2's MaxPool in the non-local reference), so a 7x7 map pools to 3x3 and the last
+    row and column are dropped.  A dimension shorter than the kernel is pooled whole (one
+    output) instead of failing, so a cell's short maps still work."""
+
+    def __init__(self, kernel: int | Triple, stride: int | Triple) -> None:
+        super().__init__()
+        self.kernel, self.stride = triple(kernel), triple(stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = tuple(min(k, n) for k, n in zip(self.kernel, x.shape[2:]))
+        stride = tuple(min(s, n) for s, n in zip(self.stride, x.shape[2:]))
+        return F.max_pool3d(x, kernel, stride)  # (N, C, floor(T/st), floor(H/sh), floor(W/sw))
