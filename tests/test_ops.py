@@ -17,11 +17,26 @@ BATCH = 2
 
 
 def finite_combinations(kind: str) -> list[dict]:
-    """Every combination of a kind's enumerable choices (open ranges take their default)."""
+    """Every combination of a kind's enumerable choices (open ranges take their default); each
+    other value of an optional (reference-variant) choice once, the rest at their defaults."""
     entry = OPS.get(kind)
-    names = [c.name for c in entry.choices]
-    values = [c.values or (c.default,) for c in entry.choices]
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    searched = [c for c in entry.choices if not c.optional]
+    names = [c.name for c in searched]
+    values = [c.values or (c.default,) for c in searched]
+    combos = [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    defaults = {c.name: c.default for c in searched}
+    for choice in (c for c in entry.choices if c.optional):
+        combos += [{**defaults, choice.name: v} for v in choice.values if v != choice.default]
+    return combos
+
+
+def start_moved(op: torch.nn.Module) -> None:
+    """Move a projection that starts at zero by design (divided_st ``temporal_init: zero``, as
+    TimeSformer), which holds back the gradient of what lies behind it at the first step only
+    (`tests/test_divided_st.py` checks that first step)."""
+    for module in op.modules():
+        if getattr(module, "temporal_out", None) is not None:
+            torch.nn.init.normal_(module.temporal_out.weight, std=0.1)
 
 
 CASES = [
@@ -48,6 +63,7 @@ def inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("kind,choices,kv,gating", CASES, ids=lambda v: str(v))
 def test_op_keeps_shape_and_every_parameter_gets_a_gradient(kind, choices, kv, gating):
     op = build(kind, choices, kv, gating)
+    start_moved(op)
     x, f0 = (t.requires_grad_() for t in inputs())  # parameter-free ops (channel_shift) backpropagate too
     y = op(x, f0)
     assert y.shape == x.shape

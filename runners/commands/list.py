@@ -45,7 +45,8 @@ def op_lines() -> list[str]:
         out.append(f"{name}: {_first_line(entry.summary) or _first_line(entry.resolve().__doc__)}")
         for choice in entry.choices:
             values = " | ".join(map(str, choice.values)) if choice.values else "a number (checked)"
-            out.append(f"    {choice.name}: {values} (default {choice.default}){f'  - {choice.doc}' if choice.doc else ''}")
+            default = f"default {choice.default}" + (", optional" if choice.optional else "")
+            out.append(f"    {choice.name}: {values} ({default}){f'  - {choice.doc}' if choice.doc else ''}")
     return out
 
 
