@@ -112,3 +112,17 @@ def test_options_reach_the_built_op():
     # floor pooling: the keys of a 7x7 map are 3x3 = 9 positions instead of 16 (the matmuls scale with them)
     ceil, floor = (op_flops("non_local", {"pool_rounding": r}, shape).by_category["matmul"] for r in ("ceil", "floor"))
     assert floor * 16 == ceil * 9
+
+
+def test_readme_numbers_of_the_options():
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    shape = FeatureShape(120, 8, 7, 7)  # I3D 4a after the paper's pre-processing, batch 32
+    floor = op_flops("non_local", {"pool_rounding": "floor"}, shape, batch=32)
+    line = (f"at 32x120x8x7x7: {floor.flops / 1e6:.2f} MFLOPs (multiply-add = 2 FLOPs), {floor.params} parameters")
+    assert f"non_local (pool=1x2x2, pool_rounding=floor; keys/values from cell_input) {line}" in readme
+    assert f"matmul {floor.by_category['matmul'] / 1e6:.2f}, pool {floor.by_category['pool'] / 1e6:.2f}" in readme
+    learned = op_flops("relational", {"window": "3x5x5", "identity": "learned"}, shape).params
+    assert learned - op_flops("relational", {"window": "3x5x5"}, shape).params == 225 == 15**2
+    assert "c^2 more parameters per op: 225 at C = 120, L = 8" in readme

@@ -42,8 +42,8 @@ Choices:
   own G cannot learn except a position-independent channel mixing;
 - ``norm`` (optional): the L2 normalisation of queries, keys and values - ``max`` (default,
   x / max(|x|, 1e-6), `torch.nn.functional.normalize`) or ``reference``:
-  x / sqrt(|x|^2 + 1e-6), as the official code.  The two differ only for |x| near or below
-  1e-3; ``max`` is kept as the exact unit-length normalisation the paper writes.
+  x / sqrt(|x|^2 + 1e-6), as the official code.  The two differ by more than 1% only for
+  |x| below 7e-3; ``max`` is kept as the exact unit-length normalisation the paper writes.
 """
 
 from __future__ import annotations
