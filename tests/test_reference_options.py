@@ -103,7 +103,8 @@ def test_a_space_varies_an_optional_choice_only_when_it_names_it():
 
 def test_options_reach_the_built_op():
     shape = FeatureShape(16, 8, 7, 7)
-    assert op_module("non_local", {"pool_rounding": "floor"}, shape).op.block.pool(torch.zeros(1, 16, 8, 7, 7)).shape[-2:] == (3, 3)
+    pool = op_module("non_local", {"pool_rounding": "floor"}, shape).op.block.pool
+    assert pool(torch.zeros(1, 16, 8, 7, 7)).shape[-2:] == (3, 3)
     assert op_module("relational", {"identity": "learned"}, shape).op.identity.shape == (2, 2)  # c = 16 / 8
     assert op_module("relational", {"norm": "reference"}, shape).op.norm == "reference"
     assert op_module("divided_st", {"temporal_init": "zero"}, shape).op.temporal_out.weight.abs().sum() == 0

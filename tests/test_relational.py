@@ -172,7 +172,8 @@ def test_learned_identity_replaces_the_one_in_the_context():
     """y_n = kernel (X^V E + X^V X^V^T G) for a learned E, at one position, by hand."""
     op = rsa_with(6, identity="learned")
     with torch.no_grad():
-        op.identity.copy_(torch.randn(op.width, op.width, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
+        g = torch.Generator().manual_seed(3)
+        op.identity.copy_(torch.randn(op.width, op.width, generator=g, dtype=torch.float64))
     x, f0 = maps(6)
     y, constant = op(x, f0), rsa_with(6)(x, f0)
     torch.testing.assert_close(y, op.direct(x, f0), rtol=1e-10, atol=1e-12)

@@ -78,11 +78,14 @@ OPS.declare("aligned_temporal", "nas.ops.aligned:AlignedTemporalAttention", choi
 OPS.declare("channel_shift", "nas.ops.channel_shift:ChannelShift", choices=(FRACTION,),
             summary="TSM: a fraction of the channels from the next frame, as many from the previous one.")
 OPS.declare("divided_st", "nas.ops.divided:DividedSpaceTime", choices=(ACTIVATION, SCALE, TEMPORAL_INIT),
-            uses_kv_source=True, summary="TimeSformer's divided attention: temporal then spatial token attention, each residual.")
+            uses_kv_source=True,
+            summary="TimeSformer's divided attention: temporal then spatial token attention, each residual.")
 OPS.declare("non_local", "nas.ops.non_local_op:NonLocalOp", choices=(POOL, POOL_ROUNDING),
             summary="The embedded-Gaussian non-local block (with its residual) on the op input.")
-OPS.declare("patch_shift", "nas.ops.patch_shift:PatchShiftAttention", choices=(PATTERN, ATTENTION, DIRECTION, TILING, SHIFT_WINDOW),
+OPS.declare("patch_shift", "nas.ops.patch_shift:PatchShiftAttention",
+            choices=(PATTERN, ATTENTION, DIRECTION, TILING, SHIFT_WINDOW),
             uses_kv_source=True, summary="TPS: shift tokens across frames by a fixed pattern, attend, shift back.")
-OPS.declare("relational", "nas.ops.relational:RelationalSelfAttention", choices=(WINDOW, QUERIES, LATENT, IDENTITY, NORM),
+OPS.declare("relational", "nas.ops.relational:RelationalSelfAttention",
+            choices=(WINDOW, QUERIES, LATENT, IDENTITY, NORM),
             uses_kv_source=True,
             summary="RSA over a local window: basic + relational kernels applied to basic + relational contexts.")

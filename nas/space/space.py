@@ -106,7 +106,8 @@ class SearchSpace:
             names = [name for kc in self.kinds if kc.kind == kind for name, _ in kc.choices]
             sources = parse_subset(params[f"op{k}.inputs"])
             inputs = tuple(OpInput(s, 1.0 / len(sources)) for s in sources)
-            choices = OPS.get(kind).stored({name: params[f"op{k}.{kind}.{name}"] for name in names})
+            choices = {name: params[f"op{k}.{kind}.{name}"] for name in names}
+            choices = OPS.get(kind).stored(choices) if kind in OPS else choices  # optional defaults left out
             ops.append(OpSpec(k, kind, choices, inputs, bool(params[f"op{k}.gating"])))
         pre = Preprocess(*(params[f"preprocess.{n}"] for n in ("channels", "height", "width", "frames")))
         draft = Genotype(params["kv_source"], pre, tuple(ops), Combine("concat", (1,)))
