@@ -263,11 +263,16 @@ def read_genotype(source: GenotypeSource) -> Genotype | ModelGenotype:
                              f"({MODEL_SCHEMA!r}): got {short(schema)}")
 
 
+def _is_json_text(source: GenotypeSource) -> bool:
+    """Whether `source` is JSON text rather than a file path."""
+    return isinstance(source, str) and source.lstrip().startswith(("{", "["))
+
+
 def _document(source: GenotypeSource) -> tuple[Any, str]:
     """The parsed document of `source` and the name its errors give it."""
     if isinstance(source, Mapping):
         return source, "genotype"
-    if isinstance(source, str) and source.lstrip().startswith(("{", "[")):
+    if _is_json_text(source):
         return parse_json(source, "genotype JSON"), "genotype JSON"
     if isinstance(source, (str, os.PathLike)):
         return load_json(source, "genotype file"), str(Path(source))
@@ -287,7 +292,8 @@ def load_genotype(path: GenotypeSource) -> Genotype:
         return genotype
     if set(genotype.cells) == {EVERYWHERE}:
         return genotype.cells[EVERYWHERE]
-    raise UserError(f"{path}: a model genotype with a cell per position ({', '.join(genotype.cells)}), "
+    name = "genotype" if isinstance(path, Mapping) or _is_json_text(path) else str(path)
+    raise UserError(f"{name}: a model genotype with a cell per position ({', '.join(genotype.cells)}), "
                     "not one cell: read it with read_genotype or load_model_genotype")
 
 
