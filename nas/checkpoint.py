@@ -58,5 +58,7 @@ def load_model_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor], 
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        first = first_line(exc)
+        # torch's message is a header line, then one tab-indented line per problem: name the first problem
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        first = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else first_line(exc)
         raise UserError(f"the checkpoint in {run_dir} does not fit this model ({first})") from None

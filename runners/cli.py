@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("runners.commands.train", "train a backbone with or without attention cells"),
     "search": ("runners.commands.search", "search attention cells"),
     "export": ("runners.commands.search", "write the best genotype (or the Pareto front) of a search run"),
+    "export-model": ("runners.commands.export_model", "write a backbone with cells to a file that runs with plain "
+                                                      "PyTorch (torch.export or TorchScript)"),
     "viz": ("runners.commands.viz", "draw cell diagrams (PNG, SVG, Graphviz) and plot run folders"),
     "compare": ("runners.commands.compare", "train the backbone alone, with non-local blocks and with cells over several "
                                        "seeds; write a table, a figure and JSON"),

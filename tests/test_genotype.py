@@ -10,7 +10,7 @@ import pytest
 from nas.errors import UserError
 from nas.space import Genotype, ModelGenotype, load_space
 from nas.space.canonical import canonicalise
-from tests.conftest import SPACES
+from tests.conftest import ROOT, SPACES
 
 
 def renumber(genotype: Genotype, seed: int) -> Genotype:
@@ -110,3 +110,39 @@ def test_model_genotype_everywhere_and_per_position(gpb_space):
     assert ModelGenotype.from_json(a.to_json()) == everywhere  # a plain cell means everywhere
     with pytest.raises(UserError, match="position '4a'"):
         ModelGenotype({"4a": a}).resolve(["s2", "s3"])
+
+
+def test_read_genotype_says_whether_it_read_a_cell_or_a_model(gpb_space, tmp_path):
+    from nas.space import load_genotype, read_genotype
+
+    cell = gpb_space.sample(3)
+    model = ModelGenotype({"s2": cell, "s3": gpb_space.sample(4)})
+    (tmp_path / "cell.json").write_text(cell.to_json())
+    (tmp_path / "model.json").write_text(model.to_json())
+    for source in (tmp_path / "cell.json", str(tmp_path / "cell.json"), cell.to_json(), cell.to_dict()):
+        read = read_genotype(source)
+        assert read.kind == "cell" and isinstance(read, Genotype) and read == cell
+    for source in (tmp_path / "model.json", model.to_json(), model.to_dict()):
+        read = read_genotype(source)
+        assert read.kind == "model" and isinstance(read, ModelGenotype) and read == model
+    # a GP-bandit search's best_genotype.json is a model genotype with one cell everywhere
+    best = ROOT / "results" / "search" / "gp_bandit" / "best_genotype.json"
+    assert read_genotype(best).kind == "model"
+    assert load_genotype(best) == read_genotype(best).cells["*"]
+    with pytest.raises(UserError, match="a cell per position \\(s2, s3\\)"):
+        load_genotype(tmp_path / "model.json")
+
+
+@pytest.mark.parametrize("source, message", [
+    ({"schema": "attention-nas/space@1"}, "genotype: schema: neither a cell genotype"),
+    ('{"ops": []}', "genotype JSON: schema: neither a cell genotype .* got None"),
+    ("[1, 2]", "genotype JSON: document: expected a mapping"),
+    ("no/such/file.json", "not found"),
+    (3.5, "a file path, JSON text or a dict, not float"),
+])
+def test_read_genotype_refuses_what_is_neither_in_one_line(source, message):
+    from nas.space import read_genotype
+
+    with pytest.raises(UserError, match=message) as caught:
+        read_genotype(source)
+    assert "\n" not in str(caught.value)

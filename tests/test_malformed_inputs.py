@@ -77,6 +77,7 @@ JSON_VERBS = {
     "flops --cells": ["flops", "--backbone", "i3d", "--cells", "{f}"],
     "train --cells": ["train", "--backbone", "tiny", "--cells", "{f}", "--num-videos", "40", "--out", "run"],
     "viz": ["viz", "{f}", "-o", "cell.png"],
+    "export-model --cells": ["export-model", "--backbone", "tiny", "--cells", "{f}", "-o", "model.pt2"],
     "compare --cells": ["compare", "--backbone", "tiny", "--cells", "{f}", "--num-videos", "40", "--out", "cmp"],
 }
 NUMBERS = [
@@ -97,6 +98,10 @@ NUMBERS = [
     ["flops", "--backbone", "s3d", *extra] for extra in (
         ["--option", "first_temporal_kernel=abc"], ["--width", "inf"], ["--frames", "0"], ["--option", "gating"])
 ] + [
+    ["export-model", "--backbone", "tiny", "-o", "model.pt2", *extra] for extra in (
+        ["--frames", "0"], ["--size", "100000"], ["--batch", "-1"], ["--width", "nan"], ["--classes", "0"],
+        ["--seed", "-1"], ["--format", "onnx"], ["--option", "dropout=abc"])
+] + [
     ["flops", "--op", "map", "--feature-shape", "100000x1000x1000x1000"],
     ["space", "sample", str(GPB), "--seed", "-1"],
     ["compare", "--backbone", "tiny", "--out", "cmp", "--seeds", "0"],
@@ -114,6 +119,8 @@ OUTPUTS = [
     ["search", "gpb", "--space", str(GPB), "--out", "{file}"],
     ["data", "synth", "--out", "{file}/data"],
     ["compare", "--backbone", "tiny", "--out", "{file}"],
+    ["export-model", "--backbone", "tiny", "-o", "{dir}"],
+    ["export-model", "--backbone", "tiny", "-o", "{file}/model.pt2"],
 ]
 
 

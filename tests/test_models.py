@@ -51,3 +51,16 @@ def test_unknown_backbone_is_a_user_error():
     with pytest.raises(UserError, match="unknown backbone 'vgg'"):
         build_model("vgg")
     assert {"tiny", "tiny2d"} <= set(BACKBONES.names())
+
+
+def test_cells_given_as_a_path_json_text_or_dict(tmp_path, gpb_space):
+    from pathlib import Path
+
+    cell = gpb_space.sample(5)
+    model = ModelGenotype({"s3": cell})
+    (tmp_path / "best_genotype.json").write_text(model.to_json())
+    for cells in (tmp_path / "best_genotype.json", str(tmp_path / "best_genotype.json"), model.to_json(), model.to_dict()):
+        assert {p: c.genotype for p, c in build_model("tiny", cells).inserted().items()} == {"s3": cell}
+    assert list(build_model("tiny", cell.to_json()).inserted()) == ["s2", "s3"]
+    with pytest.raises(UserError, match="genotype file not found"):
+        build_model("tiny", Path(tmp_path / "missing.json"))

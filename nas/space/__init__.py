@@ -9,8 +9,10 @@ from nas.space.genotype import (
     OpInput,
     OpSpec,
     Preprocess,
+    as_model_genotype,
     load_genotype,
     load_model_genotype,
+    read_genotype,
 )
 from nas.space.space import SearchSpace, load_space
 
@@ -24,7 +26,9 @@ __all__ = [
     "OpSpec",
     "Preprocess",
     "SearchSpace",
+    "as_model_genotype",
     "load_genotype",
     "load_model_genotype",
     "load_space",
+    "read_genotype",
 ]

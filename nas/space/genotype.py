@@ -27,8 +27,10 @@ cells: the outputs weighted by ``weights``).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
 
 from nas.errors import UserError
 from nas.io import load_json, parse_json, short
@@ -99,6 +101,7 @@ class Combine:
 class Genotype:
     """An attention cell as data.  Build it with `nas.cell.AttentionCell(genotype, channels)`."""
 
+    kind: ClassVar[str] = "cell"  # what `read_genotype` found; a `ModelGenotype` says "model"
     kv_source: str
     preprocess: Preprocess
     ops: tuple[OpSpec, ...]
@@ -195,6 +198,7 @@ class ModelGenotype:
 
     cells: Mapping[str, Genotype]
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    kind: ClassVar[str] = "model"  # what `read_genotype` found; a `Genotype` says "cell"
 
     @classmethod
     def everywhere(cls, cell: Genotype, **meta: Any) -> "ModelGenotype":
@@ -236,11 +240,63 @@ class ModelGenotype:
         return parse_model_genotype(Fields(data, "", source))
 
 
-def load_genotype(path: str) -> Genotype:
-    """Read a cell genotype JSON file (missing/invalid files raise `UserError`)."""
-    return Genotype.from_json(load_json(path, "genotype file"), source=str(path))
+GenotypeSource = str | os.PathLike | Mapping[str, Any]
+"""Where a genotype comes from: a file path, JSON text (a string starting with ``{`` or ``[``) or a parsed dict."""
 
 
-def load_model_genotype(path: str) -> ModelGenotype:
+def read_genotype(source: GenotypeSource) -> Genotype | ModelGenotype:
+    """The one genotype reader: a cell genotype or a model genotype, from a path, JSON text or a dict.
+
+    The result says which it got by its type and by ``.kind`` (``"cell"`` or ``"model"``); a
+    document of neither schema is one `UserError` naming the source.
+    """
+    document, name = _document(source)
+    from nas.space.validate import parse_genotype, parse_model_genotype
+
+    doc = Fields(document, "", name)
+    schema = doc.get("schema", str, None)
+    if schema == GENOTYPE_SCHEMA:
+        return parse_genotype(doc)
+    if schema == MODEL_SCHEMA:
+        return parse_model_genotype(doc)
+    raise doc.fail("schema", f"neither a cell genotype ({GENOTYPE_SCHEMA!r}) nor a model genotype "
+                             f"({MODEL_SCHEMA!r}): got {short(schema)}")
+
+
+def _is_json_text(source: GenotypeSource) -> bool:
+    """Whether `source` is JSON text rather than a file path."""
+    return isinstance(source, str) and source.lstrip().startswith(("{", "["))
+
+
+def _document(source: GenotypeSource) -> tuple[Any, str]:
+    """The parsed document of `source` and the name its errors give it."""
+    if isinstance(source, Mapping):
+        return source, "genotype"
+    if _is_json_text(source):
+        return parse_json(source, "genotype JSON"), "genotype JSON"
+    if isinstance(source, (str, os.PathLike)):
+        return load_json(source, "genotype file"), str(Path(source))
+    raise UserError(f"a genotype is a file path, JSON text or a dict, not {type(source).__name__}")
+
+
+def as_model_genotype(genotype: Genotype | ModelGenotype) -> ModelGenotype:
+    """A model genotype as it is; a cell genotype as that cell at every insertion point."""
+    return ModelGenotype.everywhere(genotype) if isinstance(genotype, Genotype) else genotype
+
+
+def load_genotype(path: GenotypeSource) -> Genotype:
+    """Read one cell: a cell genotype, or a model genotype with one cell for every position (``"*"``,
+    what `nas search gpb` writes as best_genotype.json); other model genotypes are a `UserError`."""
+    genotype = read_genotype(path)
+    if isinstance(genotype, Genotype):
+        return genotype
+    if set(genotype.cells) == {EVERYWHERE}:
+        return genotype.cells[EVERYWHERE]
+    name = "genotype" if isinstance(path, Mapping) or _is_json_text(path) else str(path)
+    raise UserError(f"{name}: a model genotype with a cell per position ({', '.join(genotype.cells)}), "
+                    "not one cell: read it with read_genotype or load_model_genotype")
+
+
+def load_model_genotype(path: GenotypeSource) -> ModelGenotype:
     """Read a model genotype (or a single cell genotype, meaning that cell everywhere)."""
-    return ModelGenotype.from_json(load_json(path, "genotype file"), source=str(path))
+    return as_model_genotype(read_genotype(path))
