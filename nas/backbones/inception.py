@@ -18,8 +18,11 @@ Shapes at 250 x 256 x 256 (T x H x W), width 1, channels first:
     5a, 5b                 (832 | 1024, 32, 8, 8)
     head   mean over T, H, W, dropout, linear
 
-Padding is "same" (TensorFlow's: an output of ceil(n / stride)), as in the I3D and S3D-G
-reference code.  I3D uses full 3D convolutions; S3D replaces every k x k x k
+Padding keeps ceil(n / stride) outputs, as TensorFlow's SAME does in the I3D and S3D-G
+reference code.  By default (``padding="symmetric"``) convolutions and odd pools pad k // 2 on
+both sides, which puts strided windows one pixel earlier than TensorFlow on even sizes;
+``padding="tf"`` pads exactly as TensorFlow (and pytorch-i3d) do: total
+max((ceil(n / s) - 1) * s + k - n, 0), half before, the rest after.  I3D uses full 3D convolutions; S3D replaces every k x k x k
 convolution after conv1 with a separable one (`SeparableUnit3D`) and S3D-G adds feature gating.
 """
 
@@ -31,7 +34,7 @@ import torch
 from torch import nn
 
 from nas.backbones.base import Backbone, ClassifierHead
-from nas.backbones.layers import MaxPool3dSame, SeparableUnit3D, Unit3D, scaled
+from nas.backbones.layers import MaxPool3dSame, SeparableUnit3D, Triple, Unit3D, max_pool3d, scaled
 
 # name: (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5" (a 3x3, as in I3D), pool proj) at width 1
 INCEPTION_V1: dict[str, tuple[int, int, int, int, int, int, int]] = {
@@ -47,7 +50,7 @@ INCEPTION_V1: dict[str, tuple[int, int, int, int, int, int, int]] = {
 }
 INSERTION_POINTS = ("4a", "4b", "4c", "4d", "4e")
 
-ConvFactory = Callable[..., nn.Module]  # (cin, cout, kernel, stride=1, gate=False) -> module
+ConvFactory = Callable[..., nn.Module]  # (cin, cout, kernel, stride=1, gate=False, padding=...) -> module
 
 
 def inception_channels(name: str, width: float) -> tuple[int, ...]:
@@ -67,27 +70,30 @@ class Inception3D(nn.Module):
     Branch names match torchvision's GoogLeNet (branch1 .. branch4) so 2D weights map by name.
     """
 
-    def __init__(self, channels: tuple[int, ...], conv3: ConvFactory, gate: bool = False) -> None:
+    def __init__(self, channels: tuple[int, ...], conv3: ConvFactory, gate: bool = False, padding: str = "symmetric") -> None:
         super().__init__()
         cin, b1, b2r, b2, b3r, b3, b4 = channels
         self.branch1 = Unit3D(cin, b1, 1, gate=gate)
-        self.branch2 = nn.Sequential(Unit3D(cin, b2r, 1), conv3(b2r, b2, 3, gate=gate))
-        self.branch3 = nn.Sequential(Unit3D(cin, b3r, 1), conv3(b3r, b3, 3, gate=gate))
-        self.branch4 = nn.Sequential(nn.MaxPool3d(3, stride=1, padding=1), Unit3D(cin, b4, 1, gate=gate))
+        self.branch2 = nn.Sequential(Unit3D(cin, b2r, 1), conv3(b2r, b2, 3, gate=gate, padding=padding))
+        self.branch3 = nn.Sequential(Unit3D(cin, b3r, 1), conv3(b3r, b3, 3, gate=gate, padding=padding))
+        self.branch4 = nn.Sequential(max_pool3d(3, 1, padding), Unit3D(cin, b4, 1, gate=gate))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
         return torch.cat(branches, dim=1)  # (N, b1 + b2 + b3 + b4, T, H, W)
 
 
-def full_conv(cin: int, cout: int, kernel: int, stride: int = 1, gate: bool = False) -> nn.Module:
+def full_conv(cin: int, cout: int, kernel: int | Triple, stride: int = 1, gate: bool = False, padding: str = "symmetric") -> nn.Module:
     """An I3D k x k x k convolution unit."""
-    return Unit3D(cin, cout, kernel, stride, gate=gate)
+    return Unit3D(cin, cout, kernel, stride, gate=gate, padding=padding)
 
 
-def separable_conv(cin: int, cout: int, kernel: int, stride: int = 1, gate: bool = False) -> nn.Module:
+def separable_conv(
+    cin: int, cout: int, kernel: int | Triple, stride: int = 1, gate: bool = False, padding: str = "symmetric",
+    temporal_bn: bool = False,
+) -> nn.Module:
     """An S3D separable (1 x k x k then k x 1 x 1) convolution unit."""
-    return SeparableUnit3D(cin, cout, kernel, stride, gate=gate)
+    return SeparableUnit3D(cin, cout, kernel, stride, gate=gate, padding=padding, temporal_bn=temporal_bn)
 
 
 def inception_backbone(
@@ -97,28 +103,31 @@ def inception_backbone(
     conv3: ConvFactory,
     first_temporal_kernel: int = 7,
     gating: bool = False,
+    padding: str = "symmetric",
+    conv1: ConvFactory = full_conv,
 ) -> Backbone:
     """Inception-v1 in 3D with `conv3` for every 3x3x3 convolution after conv1.
 
-    conv1 is a full 3D convolution in every variant (`first_temporal_kernel` x 7 x 7, stride 2),
-    as in the S3D-G reference code; `gating` adds feature gating from conv3 on, as S3D-G does.
+    conv1 is `conv1` (`first_temporal_kernel` x 7 x 7, stride 2): a full 3D convolution by
+    default, as in the S3D-G reference code; `gating` adds feature gating from conv3 on, as
+    S3D-G does; `padding` is "symmetric" or "tf" (module docstring).
     """
     c64, c192 = scaled(64, width), scaled(192, width)
     layers: list[tuple[str, nn.Module]] = [
-        ("conv1", Unit3D(3, c64, (first_temporal_kernel, 7, 7), 2)),
-        ("pool1", nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))),
+        ("conv1", conv1(3, c64, (first_temporal_kernel, 7, 7), 2, padding=padding)),
+        ("pool1", max_pool3d((1, 3, 3), (1, 2, 2), padding)),
         ("conv2", Unit3D(c64, c64, 1)),
-        ("conv3", conv3(c64, c192, 3, gate=gating)),
-        ("pool2", nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))),
+        ("conv3", conv3(c64, c192, 3, gate=gating, padding=padding)),
+        ("pool2", max_pool3d((1, 3, 3), (1, 2, 2), padding)),
     ]
     for name in ("3a", "3b"):
-        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating)))
-    layers.append(("pool3", nn.MaxPool3d(3, stride=2, padding=1)))
+        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating, padding)))
+    layers.append(("pool3", max_pool3d(3, 2, padding)))
     for name in ("4a", "4b", "4c", "4d", "4e"):
-        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating)))
+        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating, padding)))
     layers.append(("pool4", MaxPool3dSame(2, stride=2)))
     for name in ("5a", "5b"):
-        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating)))
+        layers.append((name, Inception3D(inception_channels(name, width), conv3, gating, padding)))
     insertion = {name: output_channels(name, width) for name in INSERTION_POINTS}
     return Backbone(layers, insertion, ClassifierHead(output_channels("5b", width), num_classes, dropout))
 

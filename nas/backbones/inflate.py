@@ -17,6 +17,7 @@ not the network the backbone expects (torchvision key names), or the width is no
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -25,15 +26,17 @@ from torch import nn
 
 from nas.errors import UserError, first_line
 
-KeyMap = Callable[[str], "str | None"]  # 3D state-dict key -> 2D key, or None
+KeyMap = Callable[[str], "str | None"]  # model state-dict key -> checkpoint key, or None
+Converter = Callable[[torch.Tensor, torch.Size], torch.Tensor]  # checkpoint tensor -> model shape
 
 
 @dataclass
 class InflationReport:
-    """What `inflate_2d_weights` did, by 3D state-dict key."""
+    """What `transfer_weights` did, by model state-dict key."""
 
     loaded: list[str] = field(default_factory=list)  # set from the 2D state dict
-    kept: list[str] = field(default_factory=list)  # no 2D counterpart: own initialisation kept
+    kept: list[str] = field(default_factory=list)  # no counterpart: own initialisation kept
+    head_skipped: list[str] = field(default_factory=list)  # classifier of another class count (also kept)
 
 
 def inflate_tensor(tensor_2d: torch.Tensor, shape_3d: torch.Size) -> torch.Tensor:
@@ -53,49 +56,97 @@ def inflate_2d_weights(
 ) -> InflationReport:
     """Copy (inflating kernels) every tensor of `state_2d` that `key_map` assigns into `model`.
 
-    The classifier (`head.fc.*`) is skipped, not refused, when its shape differs (another
-    number of classes).
+    Tensors of `state_2d` that no key asks for (auxiliary heads) are ignored; the classifier is
+    skipped with a warning when the class counts differ (`transfer_weights`).
     """
-    report = InflationReport()
-    target = model.state_dict()
-    update: dict[str, torch.Tensor] = {}
+    return transfer_weights(model, state_2d, key_map, inflate_tensor, source, ignore_unused=True)
+
+
+def transfer_weights(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    key_map: KeyMap,
+    convert: Converter,
+    source: str,
+    ignore_unused: bool = False,
+) -> InflationReport:
+    """Set every tensor of `model` whose `key_map` answer names a tensor of `state`.
+
+    `convert(tensor, target_shape)` gives the tensor in the model's shape or raises ValueError.
+    The classifier (``head.*``) is skipped with a warning when its class count differs.  Every
+    missing tensor, shape that does not convert and (unless `ignore_unused`) tensor of `state`
+    that nothing asks for is collected, and all are refused in one `UserError` line; nothing is
+    loaded then.  BatchNorm's ``num_batches_tracked`` may be absent (older checkpoints).
+    """
+    report, problems = InflationReport(), _Problems()
+    target, update, used = model.state_dict(), {}, set()
     for key, tensor in target.items():
-        key_2d = key_map(key)
-        if key_2d is None:
+        source_key = key_map(key)
+        if source_key is None or (source_key not in state and key.endswith("num_batches_tracked")):
             report.kept.append(key)
             continue
-        if key_2d not in state_2d:
-            raise UserError(f"{source}: no tensor {key_2d!r} (needed for {key}); expected a torchvision-style state dict")
+        if source_key not in state:
+            problems.missing.append(f"no tensor {source_key!r} (for {key})")
+            continue
+        used.add(source_key)
+        value = state[source_key]
+        if key.startswith("head.") and value.shape[:1] != tensor.shape[:1]:
+            report.head_skipped.append(key)
+            report.kept.append(key)
+            continue
         try:
-            value = inflate_tensor(state_2d[key_2d], tensor.shape)
+            update[key] = convert(value, tensor.shape).to(dtype=tensor.dtype)
         except ValueError as exc:
-            if key.startswith("head."):
-                report.kept.append(key)
-                continue
-            raise UserError(f"{source}: {key_2d!r} cannot fill {key}: {exc}") from None
-        update[key] = value.to(dtype=tensor.dtype)
+            problems.shapes.append(f"{source_key!r} cannot fill {key}: {exc}")
+            continue
         report.loaded.append(key)
+    if not ignore_unused:
+        problems.unknown = [k for k in state if k not in used and not k.endswith("num_batches_tracked")]
+    problems.raise_if_any(source)
+    if report.head_skipped:
+        classes = state[key_map(report.head_skipped[0]) or ""].shape[0]
+        warnings.warn(f"{source}: classifier for {classes} classes, model has {target[report.head_skipped[0]].shape[0]}: head keeps its initialisation", stacklevel=3)
     model.load_state_dict(update, strict=False)
     return report
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+@dataclass
+class _Problems:
+    """What keeps a state dict from loading, for one `UserError` line."""
+
+    missing: list[str] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+    def raise_if_any(self, source: str, shown: int = 3) -> None:
+        """Raise a `UserError` naming the first `shown` problems of each kind and their counts."""
+        parts = []
+        for kind, items in (("missing", self.missing), ("shape", self.shapes), ("unknown", self.unknown)):
+            if items:
+                more = f" (+{len(items) - shown} more)" if len(items) > shown else ""
+                parts.append(f"{len(items)} {kind}: " + ", ".join(items[:shown]) + more)
+        if parts:
+            raise UserError(f"{source}: does not fit this backbone: " + "; ".join(parts))
+
+
+def read_state_dict(path: str | os.PathLike, kind: str = "2D weights") -> dict[str, torch.Tensor]:
     """A state dict from a file saved with `torch.save` (loaded with ``weights_only=True``).
 
-    A dict holding the state dict under "state_dict" or "model" is unwrapped, and a leading
-    "module." (DataParallel) is dropped from every key.
+    A dict holding the state dict under "state_dict", "model" or "model_state" (pytorchvideo's
+    checkpoints) is unwrapped, and a leading "module." (DataParallel) is dropped from every key.
+    `kind` names the file in errors.
     """
     if not os.path.isfile(path):
-        raise UserError(f"2D weights file not found: {path}")
+        raise UserError(f"{kind} file not found: {path}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a file it cannot read
-        raise UserError(f"cannot read 2D weights {path}: {first_line(exc)}") from None
-    for wrapper in ("state_dict", "model"):
+        raise UserError(f"cannot read {kind} {path}: {first_line(exc)}") from None
+    for wrapper in ("state_dict", "model", "model_state"):
         if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
             data = data[wrapper]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise UserError(f"2D weights {path}: expected a state dict (names -> tensors)")
+        raise UserError(f"{kind} {path}: expected a state dict (names -> tensors)")
     return {k.removeprefix("module."): v for k, v in data.items()}
 
 

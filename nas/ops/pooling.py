@@ -17,6 +17,19 @@ def triple(value: int | Triple) -> Triple:
     return (value, value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
 
 
+def same_pads(sizes: tuple[int, ...], kernel: Triple, stride: Triple) -> list[int]:
+    """F.pad's list (W, H, T pairs) for TensorFlow's SAME padding of a (T, H, W) input.
+
+    Per dimension the total is max((ceil(n / s) - 1) * s + k - n, 0), split total // 2 before
+    and the rest after, so an output has ceil(n / s) elements and any odd pixel goes at the end.
+    """
+    pads: list[int] = []
+    for n, k, s in reversed(list(zip(sizes, kernel, stride))):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        pads += [total // 2, total - total // 2]
+    return pads
+
+
 class MaxPool3dSame(nn.Module):
     """Max pooling with SAME padding: ceil(n / stride) outputs per dimension.
 
@@ -30,10 +43,7 @@ class MaxPool3dSame(nn.Module):
         self.kernel, self.stride = triple(kernel), triple(stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads: list[int] = []
-        for n, k, s in reversed(list(zip(x.shape[2:], self.kernel, self.stride))):
-            total = max((-(-n // s) - 1) * s + k - n, 0)
-            pads += [total // 2, total - total // 2]  # F.pad wants (W, H, T) pairs
+        pads = same_pads(tuple(x.shape[2:]), self.kernel, self.stride)
         x = F.pad(x, pads, value=float("-inf"))  # (N, C, T + pt, H + ph, W + pw)
         return F.max_pool3d(x, self.kernel, self.stride)
 
