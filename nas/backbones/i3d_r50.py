@@ -14,7 +14,10 @@ frame of a full-length video is dropped (the Caffe2 reference floors: 62 frames 
 Insertion points: after every other residual block, two in res3 and three in res4
 ("res3.1", "res3.3", "res4.1", "res4.3", "res4.5"; blocks are numbered from 0), where the
 non-local paper puts its five blocks and AttentionNAS its five cells.  `weights_2d` inflates a
-torchvision ResNet-50 state dict (``layer1.0.conv1.weight`` ...).
+torchvision ResNet-50 state dict (``layer1.0.conv1.weight`` ...); `weights_3d` loads
+pytorchvideo's ``i3d_r50`` checkpoint (I3D_8x8_R50.pyth).  Every tensor has its counterpart,
+but that network pools differently (pool1 1x3x3 / 1,2,2, symmetric; pool2 2x1x1 unpadded), so
+the loaded network is a start for fine-tuning, not the reference's computation.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import torch
 from torch import nn
 
 from nas.backbones.base import BACKBONES, Backbone, ClassifierHead
-from nas.backbones.inflate import load_2d_weights
+from nas.backbones.pretrained import load_weights
 from nas.backbones.layers import MaxPool3dSame, scaled
 
 # (stage, blocks, bottleneck channels, output channels, spatial stride, temporal kernel per block)
@@ -88,6 +91,7 @@ def i3d_r50(
     dropout: float = 0.5,
     conv1_temporal_stride: int = 1,
     weights_2d: str | None = None,
+    weights_3d: str | None = None,
 ) -> Backbone:
     """I3D-R50 (the non-local paper's I3D 3x1x1 ResNet-50) at width multiplier `width`.
 
@@ -110,8 +114,7 @@ def i3d_r50(
             layers.append(("pool2", MaxPool3dSame((2, 1, 1), stride=(2, 1, 1))))
     insertion = {p: scaled(512 if p.startswith("res3") else 1024, width) for p in INSERTION_POINTS}
     net = Backbone(layers, insertion, ClassifierHead(cin, num_classes, dropout))
-    if weights_2d is not None:
-        load_2d_weights(net, weights_2d, resnet50_key)
+    load_weights(net, weights_2d, weights_3d, resnet50_key, "pytorchvideo")
     return net
 
 
