@@ -210,3 +210,30 @@ def test_padding_option_keeps_the_state_dict():
     keys = lambda **kw: {k: v.shape for k, v in BACKBONES.get("i3d")(width=0.25, **kw).state_dict().items()}  # noqa: E731
     assert keys(padding="tf") == keys()
     assert keys(padding="tf").keys() == BACKBONES.get("i3d")(width=0.25).state_dict().keys()
+
+
+def test_nas_train_loads_a_3d_checkpoint(tmp_path):
+    from tests.conftest import run_nas
+
+    width = {"width": 0.25, "num_classes": 8, "padding": "tf"}
+    state = reference_state(BACKBONES.get("i3d")(**width), "pytorch-i3d")
+    path = saved(tmp_path, state)
+    code, stdout, err = run_nas("train", "--backbone", "i3d", "--width", "0.25", "--weights-3d", path, "--option", "padding=tf",
+                                "--num-videos", "24", "--frames", "4", "--size", "16", "--epochs", "1", "--batch-size", "8",
+                                "--lr", "1e-9", "--device", "cpu", "--no-progress", "--out", tmp_path / "run")
+    assert code == 0, err
+    assert stdout.startswith("epoch 1/1: train loss ")
+    trained = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["model"]
+    torch.testing.assert_close(trained["layers.conv1.conv.weight"], state["Conv3d_1a_7x7.conv3d.weight"])  # lr 1e-9: as loaded
+
+
+def test_nas_train_weight_errors_are_one_line(tmp_path):
+    from tests.conftest import assert_one_line_error, run_nas
+
+    base = ("train", "--epochs", "1", "--num-videos", "24", "--frames", "4", "--size", "16", "--out", tmp_path / "run")
+    assert_one_line_error(*run_nas(*base, "--backbone", "tiny", "--weights-3d", tmp_path / "x.pt")[::2],
+                          "backbone 'tiny' has no option 'weights_3d'")
+    assert_one_line_error(*run_nas(*base, "--backbone", "i3d", "--weights-3d", tmp_path / "x.pt")[::2],
+                          "3D weights file not found")
+    assert_one_line_error(*run_nas(*base, "--backbone", "i3d", "--option", "padding=same")[::2],
+                          "padding must be one of symmetric, tf")

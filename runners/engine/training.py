@@ -62,6 +62,7 @@ def open_run_data(args: argparse.Namespace) -> DataSplits:
 def build(args: argparse.Namespace, num_classes: int) -> torch.nn.Module:
     """The model named by --backbone / --cells / --nonlocal, its weights drawn from --seed."""
     options: dict[str, Any] = {"nonlocal_blocks": True} if args.nonlocal_blocks else {}
+    options.update(getattr(args, "backbone_options", None) or {})  # nas train --option, --weights-2d/3d
     cells = load_model_genotype(args.cells) if args.cells else None
     with seeded(args.seed):
         try:
