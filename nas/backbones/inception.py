@@ -83,7 +83,9 @@ class Inception3D(nn.Module):
         return torch.cat(branches, dim=1)  # (N, b1 + b2 + b3 + b4, T, H, W)
 
 
-def full_conv(cin: int, cout: int, kernel: int | Triple, stride: int = 1, gate: bool = False, padding: str = "symmetric") -> nn.Module:
+def full_conv(
+    cin: int, cout: int, kernel: int | Triple, stride: int = 1, gate: bool = False, padding: str = "symmetric"
+) -> nn.Module:
     """An I3D k x k x k convolution unit."""
     return Unit3D(cin, cout, kernel, stride, gate=gate, padding=padding)
 

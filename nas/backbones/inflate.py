@@ -104,8 +104,10 @@ def transfer_weights(
         problems.unknown = [k for k in state if k not in used and not k.endswith("num_batches_tracked")]
     problems.raise_if_any(source)
     if report.head_skipped:
-        classes = state[key_map(report.head_skipped[0]) or ""].shape[0]
-        warnings.warn(f"{source}: classifier for {classes} classes, model has {target[report.head_skipped[0]].shape[0]}: head keeps its initialisation", stacklevel=3)
+        head = report.head_skipped[0]
+        classes, own = state[key_map(head) or ""].shape[0], target[head].shape[0]
+        warnings.warn(f"{source}: classifier for {classes} classes, model has {own}: head keeps its initialisation",
+                      stacklevel=3)
     model.load_state_dict(update, strict=False)
     return report
 

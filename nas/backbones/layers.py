@@ -51,7 +51,9 @@ class Conv3dSame(nn.Conv3d):
         return self._conv_forward(F.pad(x, pads), self.weight, self.bias)  # (N, O, ceil(T/st), ceil(H/sh), ceil(W/sw))
 
 
-def conv3d(cin: int, cout: int, kernel: int | Triple, stride: int | Triple = 1, padding: str = "symmetric", bias: bool = False) -> nn.Conv3d:
+def conv3d(
+    cin: int, cout: int, kernel: int | Triple, stride: int | Triple = 1, padding: str = "symmetric", bias: bool = False
+) -> nn.Conv3d:
     """A 3D convolution padded the `padding` way ("symmetric": k // 2 per side; "tf": SAME)."""
     if check_padding(padding) == "tf":
         return Conv3dSame(cin, cout, triple(kernel), triple(stride), 0, bias=bias)

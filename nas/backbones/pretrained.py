@@ -34,10 +34,18 @@ MIXED = {
     "4d": "Mixed_4e", "4e": "Mixed_4f", "5a": "Mixed_5b", "5b": "Mixed_5c",
 }
 I3D_STEM = {"conv1": "Conv3d_1a_7x7", "conv2": "Conv3d_2b_1x1", "conv3": "Conv3d_2c_3x3"}
-I3D_BRANCHES = {"branch1": "b0", "branch2.0": "b1a", "branch2.1": "b1b", "branch3.0": "b2a", "branch3.1": "b2b", "branch4.1": "b3b"}
+# our branch (torchvision's names) -> theirs: pytorch-i3d b0 .. b3b, kylemin branch0 .. branch3
+I3D_BRANCHES = {
+    "branch1": "b0", "branch2.0": "b1a", "branch2.1": "b1b", "branch3.0": "b2a", "branch3.1": "b2b", "branch4.1": "b3b",
+}
+S3D_BRANCHES = {
+    "branch1": "branch0.0", "branch2.0": "branch1.0", "branch2.1": "branch1.1",
+    "branch3.0": "branch2.0", "branch3.1": "branch2.1", "branch4.1": "branch3.1",
+}
 # kylemin's S3D is one nn.Sequential ("base"); pools sit at 1, 4, 7 and 13
-S3D_BASE = {"conv1": 0, "conv2": 2, "conv3": 3, "3a": 5, "3b": 6, "4a": 8, "4b": 9, "4c": 10, "4d": 11, "4e": 12, "5a": 14, "5b": 15}
-S3D_BRANCHES = {"branch1": "branch0.0", "branch2.0": "branch1.0", "branch2.1": "branch1.1", "branch3.0": "branch2.0", "branch3.1": "branch2.1", "branch4.1": "branch3.1"}
+S3D_BASE = {
+    "conv1": 0, "conv2": 2, "conv3": 3, "3a": 5, "3b": 6, "4a": 8, "4b": 9, "4c": 10, "4d": 11, "4e": 12, "5a": 14, "5b": 15,
+}
 S3D_SEPARABLE = {"conv": "conv_s", "bn": "bn_s", "temporal": "conv_t", "temporal_bn": "bn_t"}
 # pytorchvideo's create_resnet: blocks.0 stem, blocks.1 res2, blocks.2 pool, blocks.3..5 res3..res5, blocks.6 head
 R50_BLOCKS = {"2": 1, "3": 3, "4": 4, "5": 5}
@@ -154,8 +162,9 @@ def load_3d_weights(model: nn.Module, path: str | os.PathLike, layout: str) -> I
     state = read_state_dict(path, kind="3D weights")
     found = detect_layout(state)
     if found != layout:
+        marker, _, origin = LAYOUTS[layout]
         what = f"the {LAYOUTS[found][2]} layout" if found else f"no known layout (first key {next(iter(state), 'none')!r})"
-        raise UserError(f"3D weights {path}: {what}; this backbone loads {LAYOUTS[layout][2]} checkpoints (key {LAYOUTS[layout][0]!r})")
+        raise UserError(f"3D weights {path}: {what}; this backbone loads {origin} checkpoints (key {marker!r})")
     return transfer_weights(model, state, LAYOUTS[layout][1], convert_3d, f"3D weights {path}")
 
 
