@@ -125,7 +125,7 @@ BAD_GENOTYPES = {
     "bad weight": (lambda d: d["ops"][1]["inputs"][0].update(weight=-1), "ops[1].inputs[0].weight: must be a positive"),
     "sum without weights": (lambda d: d["combine"].update(mode="sum"), "combine.weights: sum needs one weight per output"),
     "bad kv": (lambda d: d.update(kv_source="memory"), "kv_source: must be one of"),
-    "bad schema": (lambda d: d.update(schema="other@1"), "schema: expected"),
+    "bad schema": (lambda d: d.update(schema="other@1"), "schema: neither a cell genotype ('attention-nas/genotype@1') nor a model genotype"),
     "zero frames": (lambda d: d["preprocess"].update(frames=0), "preprocess.frames: must be at least 1"),
 }
 
