@@ -15,6 +15,7 @@ from nas.flops import count_flops
 from nas.ops import FeatureShape, OpConfig
 from nas.ops.aligned import AlignedTemporalAttention, align, alignment, dealign
 from nas.ops.cost import op_module
+from tests.first_forms import first_alignment
 
 
 def ata(kv: str = "op_input", activation: str = "softmax", shape=FeatureShape(3, 4, 2, 3)) -> AlignedTemporalAttention:
@@ -105,22 +106,6 @@ def test_flops_on_fake_tensors_equal_real_ones_and_the_formula():
     assert paper.by_category["matmul"] == 2 * 32 * 7 * 49 * 49 * 120 + 2 * 2 * 32 * 49 * 8 * 8 * 120
 
 
-def alignment_frame_by_frame(x: torch.Tensor) -> torch.Tensor:
-    """The alignment as it was first written: per frame pair, a product of the aligned previous
-    frame with the current one in torch, a scipy call per clip, a gather; the reference for
-    the batched similarities."""
-    b, c, t, h, w = x.shape
-    frames = F.normalize(x.detach().flatten(3), dim=1).permute(0, 2, 3, 1)  # (B, T, H*W, C)
-    perms, previous = [torch.arange(h * w).expand(b, h * w)], frames[:, 0]
-    for frame in range(1, t):
-        current = frames[:, frame]  # (B, H*W, C)
-        scores = torch.bmm(previous, current.transpose(1, 2)).to(torch.float64).numpy()  # (B, H*W, H*W)
-        perm = torch.as_tensor(np.stack([linear_sum_assignment(s, maximize=True)[1] for s in scores]))
-        perms.append(perm)
-        previous = torch.gather(current, 1, perm[:, :, None].expand(-1, -1, c))
-    return torch.stack(perms, dim=1)  # (B, T, H*W)
-
-
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("shape", [(2, 3, 4, 2, 3), (3, 16, 8, 7, 7), (1, 5, 2, 1, 9), (2, 4, 1, 3, 3), (4, 8, 5, 3, 5)])
 def test_alignment_equals_the_frame_by_frame_alignment(shape, dtype):
@@ -128,4 +113,4 @@ def test_alignment_equals_the_frame_by_frame_alignment(shape, dtype):
         x = clip(seed, shape).to(dtype)
         perm = alignment(x)
         assert perm.dtype == torch.int64 and perm.shape == (shape[0], shape[2], shape[3] * shape[4])
-        assert torch.equal(perm, alignment_frame_by_frame(x))
+        assert torch.equal(perm, first_alignment(x))

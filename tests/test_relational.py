@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from nas.ops import FeatureShape, OpConfig
 from nas.ops.relational import RelationalSelfAttention, window_size
+from tests.first_forms import first_rsa
 
 
 def rsa(channels: int, window: str = "3x3x3", queries: int = 2, latent: float = 1.0, kv: str = "op_input"):
@@ -50,24 +51,6 @@ def test_memory_saving_form_equals_the_direct_form(channels, window, queries, la
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
-def eq12_by_convolutions(op: RelationalSelfAttention, x: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
-    """The memory-saving form as it was first written (before the batched products): H1, H2
-    and G as three separate zero-padded convolutions, the c x D context formed per position,
-    then kernel times context; autograd's own convolution backward.  The reference for speed-ups."""
-    b, _, t, h, w = x.shape
-    n, c, d, pad = t * h * w, op.width, op.latent, tuple(k // 2 for k in op.window)
-    q, k, v = op.embed(x, f0)
-    h1 = op.h1.permute(1, 2, 0).reshape(c * d, 1, *op.window)  # (c*D, 1, mt, mh, mw)
-    k_h1 = F.conv3d(k, h1, padding=pad, groups=c).view(b, c, d, n) + op.p1[None, :, :, None]  # (B, c, D, N)
-    kernel = torch.einsum("blcn,bcdn->bnld", q.reshape(b, op.queries, c, n), k_h1)  # (B, N, L, D)
-    values = v.reshape(b * c, 1, t, h, w)  # (B*c, 1, T, H, W)
-    h2_v = F.conv3d(values, op.h2.t().reshape(d, 1, *op.window), padding=pad).view(b, c, d, n)  # (B, c, D, N)
-    v_g = F.conv3d(values, op.g.t().reshape(c, 1, *op.window), padding=pad).view(b, c, c, n)  # (B, c', c, N)
-    context = h2_v + torch.einsum("bxcn,bxdn->bcdn", v_g, h2_v)  # (B, c, D, N)
-    out = torch.einsum("bnld,bcdn->blcn", kernel, context)  # (B, L, c, N)
-    return out.reshape(b, op.queries * c, t, h, w)[:, : op.channels]  # (B, C, T, H, W)
-
-
 @pytest.mark.parametrize("channels, window, queries, latent, kv", CASES)
 @pytest.mark.parametrize("batch, frames, height, width", [(2, 3, 4, 5), (1, 5, 7, 3), (3, 1, 1, 9)])
 def test_forward_and_gradients_equal_the_first_written_form(channels, window, queries, latent, kv, batch, frames, height, width):
@@ -79,7 +62,7 @@ def test_forward_and_gradients_equal_the_first_written_form(channels, window, qu
     x.requires_grad_(), f0.requires_grad_()
     inputs = [x, f0, *op.parameters()]
     results = []
-    for form in (op.forward, lambda a, b: eq12_by_convolutions(op, a, b)):
+    for form in (op.forward, lambda a, b: first_rsa(op, a, b)):
         y = form(x, f0)
         results.append((y, torch.autograd.grad(y, inputs, upstream, allow_unused=True)))
     (y_new, grads_new), (y_ref, grads_ref) = results

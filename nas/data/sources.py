@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from torch.utils.data import Dataset
 
@@ -71,29 +72,20 @@ def open_data(
     return DataSplits(train, val, test, train.classes, time_reversed_pairs(train.classes), skipped)
 
 
-def shared_data(
-    source: str,
-    stage: str = "train",
-    synthetic: SyntheticConfig = SyntheticConfig(),
-    sampling: ClipSampling = ClipSampling(),
-    eval_sampling: ClipSampling = ClipSampling(mode="full"),
-    seed: int = 0,
-    backend: str = "pyav",
-) -> DataSplits:
-    """`open_data`, reused by later calls in this process with the same arguments.
+def shared_data(source: str, *args: Any, **kwargs: Any) -> DataSplits:
+    """`open_data` (same arguments), reused by later calls in this process with equal arguments.
 
     The datasets are shared, so a caller must not change them (training reads clips and sets
     a folder dataset's epoch before every epoch, which is all it does).  A folder is opened
     again when one of its annotation files changed (size or modification time); changes to
     the videos alone are not noticed within a process.
     """
-    return _shared(source, stage, synthetic, sampling, eval_sampling, seed, backend, _annotation_stamp(source))
+    return _shared(source, _annotation_stamp(source), *args, **kwargs)
 
 
 @lru_cache(maxsize=2)  # a worker serves one search, whose trials share one data set
-def _shared(source: str, stage: str, synthetic: SyntheticConfig, sampling: ClipSampling,
-            eval_sampling: ClipSampling, seed: int, backend: str, stamp: tuple) -> DataSplits:
-    return open_data(source, stage, synthetic, sampling, eval_sampling, seed, backend)
+def _shared(source: str, stamp: tuple, *args: Any, **kwargs: Any) -> DataSplits:
+    return open_data(source, *args, **kwargs)
 
 
 def _annotation_stamp(source: str) -> tuple:
