@@ -11,7 +11,13 @@ after the last committed change, never half-updated.  Readers (``nas export`` wh
 runs) see a consistent snapshot.
 
 States: ``pending`` (asked, not started), ``running``, ``complete``, ``failed`` (error after
-the bounded retries, or a NaN score), ``over_budget`` (above ``--max-gflops``; never trained).
+the bounded retries, or a NaN score), ``over_budget`` (above ``--max-gflops``; never trained),
+``stopped`` (a scheduler such as ASHA ended it early: its value is the one after the last epoch
+it trained, ``metrics["epochs_trained"]`` says which; it is finished, never retried or rerun).
+
+Every epoch a trial reports is a row of the ``epochs`` table (proposal, attempt, epoch, value,
+score, metrics): the learning curves a scheduler compared.  The table is added on open to a
+store made before it existed, so older runs still open and resume.
 """
 
 from __future__ import annotations
@@ -28,9 +34,20 @@ from nas.space.genotype import Genotype
 SQLITE_MAGIC = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file."""
 STORE_SCHEMA = "attention-nas/trial-store@1"
-STATES = ("pending", "running", "complete", "failed", "over_budget")
-FINISHED = ("complete", "failed", "over_budget")
+STATES = ("pending", "running", "complete", "failed", "over_budget", "stopped")
+FINISHED = ("complete", "failed", "over_budget", "stopped")
 
+_EPOCHS = """
+CREATE TABLE IF NOT EXISTS epochs (
+    proposal_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,              -- from 1
+    value REAL, score REAL,
+    metrics TEXT NOT NULL DEFAULT '{}',
+    time REAL NOT NULL,
+    PRIMARY KEY (proposal_id, attempt, epoch)
+);
+"""
 _TABLES = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE trials (
@@ -49,7 +66,7 @@ CREATE TABLE trials (
     error TEXT,
     created REAL NOT NULL, started REAL, finished REAL
 );
-"""
+""" + _EPOCHS
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,19 @@ class TrialRecord:
     def genotype(self) -> Genotype:
         """The cell genotype of this trial."""
         return Genotype.from_json(self.genotype_json, source=f"trial {self.number}")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one attempt of a trial reported after one epoch."""
+
+    proposal_id: str
+    attempt: int
+    epoch: int  # from 1
+    value: float | None  # the score so far after any FLOPs penalty (what a scheduler compares)
+    score: float | None  # the objective's score so far
+    metrics: Mapping[str, Any]
+    time: float
 
 
 @dataclass(frozen=True)
@@ -159,6 +189,11 @@ class TrialStore:
         if row is None or json.loads(row[0]) != STORE_SCHEMA:
             db.close()
             raise UserError(f"{path} is not a trial store of schema {STORE_SCHEMA}")
+        try:  # a store made before the epochs table gets it (empty); a read-only one reads without it
+            with db:
+                db.execute(_EPOCHS)
+        except sqlite3.OperationalError:
+            pass
         return cls(db, path)
 
     def close(self) -> None:
@@ -237,7 +272,30 @@ class TrialStore:
             )
         return event
 
+    def add_epoch(self, proposal_id: str, attempt: int, epoch: int, value: float | None, score: float | None,
+                  metrics: Mapping[str, Any], now: float) -> None:
+        """Record what an attempt reported after `epoch` (from 1); a repeated report replaces it."""
+        with self._db:
+            self._check(proposal_id)
+            self._db.execute(
+                "INSERT OR REPLACE INTO epochs (proposal_id, attempt, epoch, value, score, metrics, time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (proposal_id, int(attempt), int(epoch), value, score, json.dumps(dict(metrics)), now),
+            )
+
     # --- reading -----------------------------------------------------------------------------
+    def epochs(self, proposal_id: str | None = None) -> list[EpochRecord]:
+        """Per-epoch reports (of one trial, or all), by trial number, attempt and epoch."""
+        query = ("SELECT e.* FROM epochs e JOIN trials t ON t.proposal_id = e.proposal_id"
+                 + (" WHERE e.proposal_id = ?" if proposal_id is not None else "")
+                 + " ORDER BY t.number, e.attempt, e.epoch")
+        try:
+            rows = self._db.execute(query, () if proposal_id is None else (proposal_id,)).fetchall()
+        except sqlite3.OperationalError:  # a read-only store made before the table existed
+            return []
+        return [EpochRecord(r["proposal_id"], r["attempt"], r["epoch"], r["value"], r["score"],
+                            json.loads(r["metrics"]), r["time"]) for r in rows]
+
     def trials(self, states: Sequence[str] | None = None) -> list[TrialRecord]:
         """Rows in proposal order, optionally only those in `states`."""
         if states:

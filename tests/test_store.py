@@ -35,7 +35,7 @@ def test_rows_round_trip_and_best(tmp_path, gpb_space):
     assert record.genotype == gpb_space.sample(1)
     assert store.trial("2").error.endswith("RuntimeError: boom")
     assert store.best().proposal_id == "1"
-    assert store.counts() == {"pending": 1, "running": 0, "complete": 1, "failed": 1, "over_budget": 0}
+    assert store.counts() == {"pending": 1, "running": 0, "complete": 1, "failed": 1, "over_budget": 0, "stopped": 0}
     store.close()
     reopened = TrialStore.open(tmp_path / "t.db")
     assert [r.proposal_id for r in reopened.trials(("pending",))] == ["0"]
@@ -114,3 +114,43 @@ def test_store_survives_sigkill_mid_write(tmp_path, gpb_space):
         assert complete == list(range(len(complete)))  # finished in order, none lost in between
         events = list(store.events())
         assert sum(isinstance(e, TellEvent) for e in events) == len(complete)
+
+
+def test_stopped_trials_and_epoch_rows(tmp_path, gpb_space):
+    with TrialStore.create(tmp_path / "t.db") as store:
+        store.add_batch(new_trials(gpb_space, [0, 1]), now=1.0)
+        store.start_attempt("0", now=2.0)
+        for epoch, value in ((1, 0.5), (2, 0.6)):
+            store.add_epoch("0", 1, epoch, value, value + 0.1, {"val_loss": 1.0 / epoch}, now=2.0 + epoch)
+        store.add_epoch("0", 1, 2, 0.65, 0.75, {}, now=5.0)  # a repeated report replaces the row
+        store.finish("0", "stopped", now=6.0, value=0.65, score=0.75, metrics={"epochs_trained": 2})
+        store.add_epoch("1", 1, 1, 0.4, 0.4, {}, now=7.0)
+        rows = store.epochs("0")
+        assert [(r.attempt, r.epoch, r.value, r.score) for r in rows] == [(1, 1, 0.5, 0.6), (1, 2, 0.65, 0.75)]
+        assert dict(rows[0].metrics) == {"val_loss": 1.0}
+        assert [r.proposal_id for r in store.epochs()] == ["0", "0", "1"]
+        assert store.counts()["stopped"] == 1 and store.best() is None  # a stopped trial is never the best
+        with pytest.raises(ValueError):
+            store.start_attempt("0", now=8.0)  # finished: never run again
+        tells = [e for e in store.events() if isinstance(e, TellEvent)]
+        assert [(t.proposal_id, t.value, dict(t.metrics)) for t in tells] == [("0", 0.65, {"epochs_trained": 2})]
+
+
+def test_a_store_made_before_the_epochs_table_opens_and_gets_it(tmp_path, gpb_space):
+    path = tmp_path / "old.db"
+    with TrialStore.create(path) as store:
+        store.add_batch(new_trials(gpb_space, [0]), now=1.0)
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE epochs")
+    db.commit()
+    db.close()
+    os.chmod(path, 0o444)
+    try:
+        if not os.access(path, os.W_OK):  # (root writes read-only files: then only the migration is tested)
+            with TrialStore.open(path) as store:  # read-only: opens, reads no epochs
+                assert store.epochs() == [] and len(store.trials()) == 1
+    finally:
+        os.chmod(path, 0o644)
+    with TrialStore.open(path) as store:
+        store.add_epoch("0", 1, 1, 0.3, 0.3, {}, now=2.0)
+        assert [r.epoch for r in store.epochs()] == [1]
