@@ -132,3 +132,73 @@ def test_a_finished_search_does_nothing_more(tmp_path):
     drive(open_driver(run))
     driver = open_driver(run)
     assert driver.done() and driver.next_trial() is None
+
+
+class Stopped(BaseException):
+    """What a scheduler's stop is inside a worker: it ends the attempt at a report (Ray: SystemExit)."""
+
+
+def drive_with_stops(driver, stop):
+    """A sequential executor whose scheduler stops a trial at the first epoch row where stop(row)."""
+    from runners.engine.search_driver import epoch_row
+
+    while not driver.done():
+        order = driver.next_trial()
+        config = order.as_config()
+
+        def report(epoch, config=config, pid=order.proposal_id):
+            row = epoch_row(config, epoch)
+            if row["epoch"] < row["max_epochs"] and stop(row):
+                raise Stopped(row)
+            driver.epoch_reported(pid, row)
+
+        try:
+            outcome = evaluate_trial(config, report=report)
+        except Stopped as stopped:
+            driver.attempt_stopped(order.proposal_id, stopped.args[0])
+        else:
+            driver.record_outcome(order.proposal_id, outcome)
+
+
+def test_stopped_trials_are_recorded_with_their_epochs_and_told_with_their_fidelity(tmp_path):
+    run = new_run(tmp_path / "run", trials=8, controller="gp_bandit", controller_options=FAST_GP,
+                  objective_options={"epochs": 4}, target_gflops=0.003)
+    driver, lines = open_driver(run), []
+    driver.echo = lines.append
+    drive_with_stops(driver, lambda row: row["epoch"] == 2 and row["value"] < 0.45)
+    with TrialStore.open(run.store_path) as store:
+        records = store.trials()
+        stopped = [r for r in records if r.state == "stopped"]
+        complete = [r for r in records if r.state == "complete"]
+        assert stopped and complete and len(stopped) + len(complete) == 8  # stopped trials count as trained
+        for r in stopped:
+            rows = store.epochs(r.proposal_id)
+            assert [e.epoch for e in rows] == [1, 2] and r.metrics["epochs_trained"] == 2
+            assert r.metrics["max_epochs"] == 4 and r.value == rows[-1].value < 0.45
+            assert r.metrics["value_curve"] == [e.value for e in rows]
+        for r in complete:
+            rows = store.epochs(r.proposal_id)
+            assert [e.epoch for e in rows] == [1, 2, 3, 4] and r.metrics["epochs_trained"] == 4
+            assert r.value == pytest.approx(rows[-1].value)  # the curve ends at the trial's value
+            factor = min(1.0, (r.gflops / 0.003) ** -0.07)  # the soft budget's penalty reaches every epoch
+            assert rows[0].value == pytest.approx(rows[0].score * factor)
+        assert store.best().state == "complete"
+        live = [(p.key, v) for p, v in driver.controller.observations()]
+        rebuilt = rebuild_controller("gp_bandit", load_space(str(run.space_path)), store, 0, **FAST_GP)
+        assert [(p.key, v) for p, v in rebuilt.observations()] == live
+        assert [p.key for p in rebuilt.ask(2)] == [p.key for p in driver.controller.ask(2)]
+    assert any(" stopped " in line and "at epoch 2/4" in line for line in lines)
+    assert any("epoch 1/4 value" in line for line in lines)
+
+
+def test_resume_keeps_stopped_trials_and_gives_the_scheduler_their_curves(tmp_path):
+    run = new_run(tmp_path / "run", trials=6, objective_options={"epochs": 3})
+    stop = lambda row: row["epoch"] == 1 and row["value"] < 0.47  # noqa: E731
+    drive_with_stops(open_driver(run), stop)
+    before = finished(run)
+    assert {r[2] for r in before} == {"complete", "stopped"}
+    driver = open_driver(run)
+    assert driver.done() and driver.next_trial() is None  # nothing is run again, stopped trials included
+    history = dict(driver.fidelity_history())
+    assert sorted(history) == [r[0] for r in before]
+    assert all(len(history[r[0]]) == (1 if r[2] == "stopped" else 3) for r in before)

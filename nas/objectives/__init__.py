@@ -4,6 +4,6 @@ Importing this package registers every built-in objective in `OBJECTIVES`.
 """
 
 from nas.objectives import toy, train  # noqa: F401  (registers toy, train)
-from nas.objectives.base import OBJECTIVES, Cost, Objective, TrialContext, TrialResult, make_objective
+from nas.objectives.base import OBJECTIVES, Cost, EpochReport, Objective, TrialContext, TrialResult, make_objective
 
-__all__ = ["OBJECTIVES", "Cost", "Objective", "TrialContext", "TrialResult", "make_objective"]
+__all__ = ["OBJECTIVES", "Cost", "EpochReport", "Objective", "TrialContext", "TrialResult", "make_objective"]

@@ -23,7 +23,7 @@ import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from nas.errors import UserError
 from nas.registry import Registry
@@ -47,6 +47,18 @@ class TrialContext:
     proposal_id: str  # the controller's id of the proposal
     attempt: int = 1  # 1 for the first try, 2 for the first retry, ...
     workdir: str | None = None  # a scratch folder of this attempt (checkpoints, logs), if any
+    report: Callable[[EpochReport], None] | None = None  # called after every epoch, when the caller listens
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What a trial says after one epoch: the score so far (the one the trial would return if it
+    ended now, so trials at the same epoch compare) and numbers to plot."""
+
+    epoch: int  # from 1
+    max_epochs: int  # the trial's full budget
+    score: float
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,12 @@ class Objective(ABC):
     @abstractmethod
     def evaluate(self, genotype: Genotype, context: TrialContext) -> TrialResult:
         """Train/score the cell; raise on failure (a NaN score also counts as a failure)."""
+
+    def max_epochs(self) -> int | None:
+        """The epochs a full trial trains when `evaluate` reports after each (to `context.report`), else None.
+
+        A scheduler (ASHA, Hyperband) can stop only trials of an objective that reports."""
+        return None
 
     def options(self) -> dict[str, Any]:
         """The objective's options as a JSON-ready dict (its dataclass fields)."""

@@ -24,6 +24,11 @@ For spaces where every op reads one input, `optimum` finds the best score exactl
 wiring is a tree; max-sum dynamic programming over the op labels), which is what regret is
 measured against.
 
+With ``epochs=E`` (> 0) a trial also reports a learning curve, as a training trial does: after
+epoch e (of E) the score so far is ``score - lag * (1 - e/E)``, where a cell's ``lag`` in
+[0, 0.2) is drawn from its key, so curves cross and a low rung ranks cells imperfectly; the
+sleep is spread over the epochs.  Schedulers (ASHA) can then stop toy trials early.
+
 Options inject the failures a real search meets: cells that always raise, cells that fail on
 their first attempt only, cells whose score is NaN, cells whose worker process dies (only for
 a search on Ray: it ends the process that evaluates), and a sleep standing in for training.
@@ -161,6 +166,11 @@ class ToyObjective(Objective):
     nan_fraction: float = 0.0  # this fraction of cells score NaN
     crash_fraction: float = 0.0  # this fraction of cells end the worker process, as a lost worker does (Ray only)
     channels: int = 64  # nominal cell input channels of the toy FLOPs count
+    epochs: int = 0  # > 0: report a learning curve over this many epochs (see the module docstring)
+
+    def max_epochs(self) -> int | None:
+        """The epochs of the reported learning curve (None with epochs=0: one score, no reports)."""
+        return self.epochs or None
 
     def check(self) -> None:
         """Refuse impossible option values."""
@@ -170,6 +180,8 @@ class ToyObjective(Objective):
                 raise UserError(f"objective 'toy' option {name!r}: {value} is out of range")
         if self.channels < 1:
             raise UserError(f"objective 'toy' option 'channels': {self.channels} must be positive")
+        if not 0 <= self.epochs <= 10_000:
+            raise UserError(f"objective 'toy' option 'epochs': {self.epochs} is out of range 0 .. 10000")
 
     def true_score(self, genotype: Genotype) -> float:
         """The noiseless score (what regret is measured with)."""
@@ -178,7 +190,7 @@ class ToyObjective(Objective):
     def evaluate(self, genotype: Genotype, context: TrialContext) -> TrialResult:
         """The toy score of the cell, after the configured sleep and injected failures."""
         key = genotype.key()
-        if self.sleep:
+        if self.sleep and not self.epochs:
             time.sleep(self.sleep)
         if _uniform(self.seed, key, "crash") < self.crash_fraction:
             os._exit(3)  # no cleanup, no report: what a killed or out-of-memory worker looks like
@@ -191,7 +203,19 @@ class ToyObjective(Objective):
             digest = hashlib.sha256(repr((self.seed, key, "noise")).encode()).digest()
             raw += self.noise * float(np.random.default_rng(int.from_bytes(digest[:8], "little")).normal())
         score = float("nan") if _uniform(self.seed, key, "nan") < self.nan_fraction else squash(raw)
+        if self.epochs:
+            self._curve(score, _uniform(self.seed, key, "lag") * 0.2, context)
         return TrialResult(score, {"raw": raw})
+
+    def _curve(self, score: float, lag: float, context: TrialContext) -> None:
+        """Report the learning curve that ends at `score` (sleeping `sleep / epochs` per epoch)."""
+        from nas.objectives.base import EpochReport
+
+        for epoch in range(1, self.epochs + 1):
+            if self.sleep:
+                time.sleep(self.sleep / self.epochs)
+            if context.report is not None:
+                context.report(EpochReport(epoch, self.epochs, score - lag * (1 - epoch / self.epochs)))
 
     def cost(self, genotype: Genotype) -> Cost:
         """Toy FLOPs: the matmuls of the cell's ops at the pre-processed shape (not a whole model)."""

@@ -25,6 +25,13 @@ the relational task at 4 frames of 32x32, 1800 videos, 8 epochs of AdamW at 3e-3
 scores it by the mean top-1; the metrics keep every repeat's score (``score_r0``, ...) and the
 standard error of the mean (``score_se``, sample standard deviation / sqrt(K)), which the GP
 bandit takes as the observation's noise.  A trial then costs K times as much.
+
+After every epoch the trial reports (`TrialContext.report`) its score so far: with ``score=mean``
+the mean search-val top-1 of the epochs so far, with ``final`` the epoch's top-1, i.e. the score
+the trial would return had it been told to stop there; ASHA compares cells by it at each rung.
+With repeats > 1 the epochs of the repeats are numbered on (repeat r's epoch e is r*epochs + e)
+and each reports its own run's score so far; `max_epochs` is then None, so no scheduler stops
+such a trial (the repeats' mean exists only at the end).
 """
 
 from __future__ import annotations
@@ -116,7 +123,8 @@ class TrainObjective(Objective):
         runs = []
         for r in range(self.repeats):
             model = self._model(genotype, len(data.classes), self.seed + r)
-            runs.append(self.fit(model, data, self.seed + r, _repeat_dir(context.workdir, r, self.repeats)))
+            on_epoch = None if context.report is None else self._reporter(context.report, r)
+            runs.append(self.fit(model, data, self.seed + r, _repeat_dir(context.workdir, r, self.repeats), on_epoch))
         scores = [score for score, _ in runs]
         metrics = dict(runs[0][1]) if self.repeats == 1 else _mean_metrics([m for _, m in runs])
         if self.repeats > 1:
@@ -131,11 +139,33 @@ class TrainObjective(Objective):
                            clip_grad_norm=self.clip_grad_norm, warmup_epochs=self.warmup_epochs,
                            weight_decay=self.weight_decay, seed=seed)
 
-    def fit(self, model, data, seed: int, workdir: str | None = None) -> tuple[float, dict[str, float]]:
-        """Train `model` on `data` (from `_data`) with training seed `seed`; (search-val top-1, metrics)."""
+    def max_epochs(self) -> int | None:
+        """The epochs of a trial, which reports after each (None with repeats > 1: see the module docstring)."""
+        return self.epochs if self.repeats == 1 else None
+
+    def _reporter(self, report, repeat: int):
+        """An `on_epoch` for `nas.train.train` that hands `report` the score so far after each epoch."""
+        from nas.objectives.base import EpochReport
+
+        curve: list[float] = []
+
+        def on_epoch(record: dict) -> None:
+            curve.append(record["val_top1"])
+            so_far = sum(curve) / len(curve) if self.score == "mean" else curve[-1]
+            numbers = {k: float(record[k]) for k in EPOCH_METRICS if isinstance(record.get(k), (int, float))}
+            report(EpochReport(repeat * self.epochs + record["epoch"], self.epochs * self.repeats, so_far, numbers))
+
+        return on_epoch
+
+    def fit(self, model, data, seed: int, workdir: str | None = None,
+            on_epoch=None) -> tuple[float, dict[str, float]]:
+        """Train `model` on `data` (from `_data`) with training seed `seed`; (search-val top-1, metrics).
+
+        `on_epoch(record)` is called after every epoch with `nas.train.train`'s record."""
         from nas.train import train
 
-        result = train(model, data.train, data.val, self._config(seed), run_dir=workdir, pairs=data.pairs)
+        result = train(model, data.train, data.val, self._config(seed), run_dir=workdir, pairs=data.pairs,
+                       on_epoch=on_epoch)
         last = result.history[-1]
         curve = [record["val_top1"] for record in result.history]
         metrics = {"final_top1": result.final_top1, "mean_top1": sum(curve) / len(curve),
@@ -147,6 +177,8 @@ class TrainObjective(Objective):
 
 
 SCORES = {"mean": "mean_top1", "final": "final_top1"}
+EPOCH_METRICS = ("val_top1", "val_loss", "val_top5", "train_loss", "train_top1", "lr", "train_time")
+"""The numbers of an epoch's record that a trial reports with its score (what TensorBoard plots)."""
 """The `score` option: which metric of a training run is the trial's score."""
 
 

@@ -21,12 +21,13 @@ from nas.store import TrialStore
 from runners import smoke
 from runners.arg_types import SEED, integer, real
 from runners.commands.search_diff import add_diff_parser
-from runners.engine.run_folder import PRESETS, RunFolder, SearchConfig
+from runners.engine.run_folder import PRESETS, SCHEDULERS, RunFolder, SearchConfig
 from runners.engine.search_session import check_setup, export_text, run_session, write_pareto
 from runners.engine.supergraph_search import export_diff, is_diff_run, resume_diff
 
 GPB_OPTIONS = ("trials", "workers", "controller", "seed", "objective", "max_gflops", "target_gflops",
-               "flops_penalty", "retries", "cpus_per_trial", "gpus_per_trial", "address")
+               "flops_penalty", "retries", "cpus_per_trial", "gpus_per_trial", "address", "scheduler", "grace_period",
+               "reduction_factor")
 
 
 def search_verbs(commands: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -64,6 +65,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gpb.add_argument("--cpus-per-trial", type=real(0, 1024, above=True), help=f"Ray CPUs per trial (default {default.cpus_per_trial:g})")
     gpb.add_argument("--gpus-per-trial", type=real(0, 64), help=f"Ray GPUs per trial (default {default.gpus_per_trial:g})")
     gpb.add_argument("--address", help="join this Ray cluster (HOST:PORT) instead of starting Ray here")
+    gpb.add_argument("--scheduler", choices=SCHEDULERS,
+                     help="fifo: every trial trains to the end (default); asha: stop trials below the top "
+                          "1/reduction-factor at each rung; hyperband: asha over Hyperband's brackets")
+    gpb.add_argument("--grace-period", type=integer(1, 1_000_000),
+                     help=f"epochs before a trial can be stopped (default {default.grace_period})")
+    gpb.add_argument("--reduction-factor", type=real(1, 100, above=True),
+                     help=f"rungs keep the top 1/this of trials and are this many times apart (default {default.reduction_factor:g})")
     gpb.add_argument("--quiet", action="store_true", help="print only the closing summary (trials.log has every line)")
     gpb.set_defaults(handler=run_gpb)
 

@@ -4,7 +4,8 @@
   an unrelated cluster that happens to run on the machine); with one it joins that cluster
   after checking the head answers, so an unreachable address is one line, not a hang.
 - `execute`: a Ray Tune run whose search algorithm adapts the driver and whose trainable
-  evaluates the objective (both in `runners.engine.tune_adapter`), at most ``workers`` at once.
+  evaluates the objective (both in `runners.engine.tune_adapter`), at most ``workers`` at once,
+  under the config's scheduler (`runners.engine.schedulers`; its rungs start from the store).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from nas.errors import UserError, first_line
+from runners.engine.run_folder import SearchConfig
 from runners.engine.search_driver import SearchDriver
 
 
@@ -62,20 +64,24 @@ def trial_name(trial: Any) -> str:
     return f"trial-{trial.config['proposal_id']}-attempt-{trial.config['attempt']}"
 
 
-def execute(driver: SearchDriver, storage: Path, session: str, workers: int, cpus_per_trial: float,
-            gpus_per_trial: float) -> None:
+def execute(driver: SearchDriver, storage: Path, session: str, config: SearchConfig, max_epochs: int | None) -> None:
     """Run the search's trials with Ray Tune until the driver says it is done."""
     from ray import tune
 
+    from runners.engine.schedulers import make_scheduler
     from runners.engine.tune_adapter import ControllerSearcher, ErrorText, run_trial
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # Tune's console tables would bury our one line per trial
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")  # a failed attempt's result has no value
     searcher = ControllerSearcher(driver)
-    resources = {"cpu": cpus_per_trial, **({"gpu": gpus_per_trial} if gpus_per_trial else {})}
+    scheduler = make_scheduler(config.scheduler, config.seed, max_epochs, config.grace_period, config.reduction_factor,
+                               driver.fidelity_history())
+    resources = {"cpu": config.cpus_per_trial, **({"gpu": config.gpus_per_trial} if config.gpus_per_trial else {})}
     tuner = tune.Tuner(
         tune.with_resources(run_trial, resources),
         tune_config=tune.TuneConfig(
-            search_alg=searcher, num_samples=-1, max_concurrent_trials=workers,
+            search_alg=searcher, num_samples=-1, max_concurrent_trials=config.workers,
+            **({"scheduler": scheduler} if scheduler is not None else {}),
             reuse_actors=True,  # a worker imports torch and the library once, not once per trial
             trial_name_creator=trial_name, trial_dirname_creator=trial_name,
         ),

@@ -39,6 +39,9 @@ CONFIG_SCHEMA = "attention-nas/search-run@1"
 LOCK_NAME = ".lock"  # RunFolder.lock
 
 DEFAULT_OBJECTIVE = "train"  # train the backbone with the cell, score on search-val
+SCHEDULERS = ("fifo", "asha", "hyperband")
+"""Trial schedulers (`runners.engine.schedulers`): fifo trains every trial to the end."""
+
 PRESETS: dict[str, dict[str, Any]] = {
     # finishes in a few minutes on a 2-core machine
     "quick": {"trials": 12, "workers": 2},
@@ -65,13 +68,21 @@ class SearchConfig:
     address: str | None = None  # Ray cluster to join; None starts Ray inside the process
     preset: str | None = None
     space_source: str = ""  # where the space was read from (the run uses its copy)
+    scheduler: str = "fifo"  # fifo | asha | hyperband (runners.engine.schedulers)
+    grace_period: int = 1  # epochs before a scheduler may stop a trial (its first rung)
+    reduction_factor: float = 3.0  # a rung keeps the top 1/reduction_factor of the trials it has seen
 
     def check(self) -> None:
         """Refuse impossible values with a one-line `UserError` (the CLI's bounds, for a stored config too)."""
-        bounds = {"trials": (1, 1_000_000), "workers": (1, 4096), "seed": (0, SEED_MAX), "retries": (0, 100)}
+        bounds = {"trials": (1, 1_000_000), "workers": (1, 4096), "seed": (0, SEED_MAX), "retries": (0, 100),
+                  "grace_period": (1, 1_000_000)}
+        if self.scheduler not in SCHEDULERS:
+            raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, got {short(self.scheduler)}")
         for name, (low, high) in bounds.items():
             if not low <= getattr(self, name) <= high:
                 raise UserError(f"--{name.replace('_', '-')} must be in {low} .. {high}, got {getattr(self, name)}")
+        if not (math.isfinite(self.reduction_factor) and 1 < self.reduction_factor <= 100):
+            raise UserError(f"--reduction-factor must be a finite number above 1 and at most 100, got {self.reduction_factor}")
         numbers = {"cpus_per_trial": (0, 1024), "gpus_per_trial": (0, 64), "flops_penalty": (0, 10),
                    "max_gflops": (0, None), "target_gflops": (0, None)}
         for name, (low, high) in numbers.items():

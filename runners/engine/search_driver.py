@@ -14,6 +14,13 @@ controller.
   with a fresh one.)
 - Resume: trials the store has as pending or running (a killed driver's in-flight trials)
   are run again first, with the same proposal; finished trials are never run again.
+- Epochs: an attempt that reports after every epoch (`epoch_reported`) gets a row per epoch in
+  the store and a progress line with the best so far.  A scheduler may end it early
+  (`attempt_stopped`): it is recorded ``stopped`` with the value of the last epoch it trained,
+  counts as a trained trial, and is told to the controller with its fidelity (the metrics
+  ``epochs_trained``, ``max_epochs`` and ``value_curve``, the value after each epoch); a
+  complete trial that reported epochs is told the same metrics, so a controller can learn
+  from a mixed-fidelity history (`nas.controllers.gp_bandit`).
 """
 
 from __future__ import annotations
@@ -51,18 +58,22 @@ class TrialOrder:
     seed: int  # the trial's seed (the same for every attempt)
     objective: str
     objective_options: dict[str, Any]
+    value_factor: float = 1.0  # value = score * value_factor (the soft FLOPs budget's penalty of this cell)
+    gflops: float | None = None  # the model's counted GFLOPs, if the objective counts them
 
     def as_config(self) -> dict[str, Any]:
         """The JSON-ready config an executor ships to a worker (`evaluate_trial` reads it)."""
         return asdict(self)
 
 
-def evaluate_trial(config: dict[str, Any], workdir: str | None = None) -> dict[str, Any]:
+def evaluate_trial(config: dict[str, Any], workdir: str | None = None,
+                   report: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """Run one attempt in this process: ``{"ok": True, "score", "metrics"}`` or ``{"ok": False, "error"}``.
 
     The objective's exceptions become the outcome's error text (the trial's record), never a
     crash of the caller.  The metrics get ``trial_seconds``, the time the attempt took in this
     process (what a search's overhead is measured against, benchmarks/trial_overhead.py).
+    `report` receives the objective's `EpochReport` after every epoch, if it reports.
     """
     from nas.objectives import TrialContext, make_objective
     from nas.space import Genotype
@@ -72,7 +83,7 @@ def evaluate_trial(config: dict[str, Any], workdir: str | None = None) -> dict[s
         objective = make_objective(config["objective"], config["objective_options"])
         genotype = Genotype.from_json(config["genotype_json"], source=f"trial {config['proposal_id']}")
         context = TrialContext(seed=config["seed"], proposal_id=config["proposal_id"], attempt=config["attempt"],
-                               workdir=workdir)
+                               workdir=workdir, report=report)
         result = objective.evaluate(genotype, context)
         metrics = {str(k): v.item() if hasattr(v, "item") else v for k, v in result.metrics.items()}  # numpy -> plain
         metrics.setdefault("trial_seconds", time.perf_counter() - start)  # the attempt's work in the worker
@@ -128,6 +139,39 @@ class SearchDriver:
         else:
             self.attempt_failed(proposal_id, outcome["error"])
 
+    def epoch_reported(self, proposal_id: str, row: dict[str, Any], echo: bool = True) -> None:
+        """An attempt's report after one epoch (`epoch_row`): store it, print progress."""
+        record = self.store.trial(proposal_id)
+        metrics = {k: v for k, v in row.items() if k not in ("epoch", "value", "score")}
+        self.store.add_epoch(proposal_id, record.attempts, int(row["epoch"]), row.get("value"), row.get("score"),
+                             metrics, time.time())
+        if echo:
+            self.echo(epoch_line(record, row, self._best))
+
+    def attempt_stopped(self, proposal_id: str, row: dict[str, Any]) -> None:
+        """A scheduler ended the attempt after the epoch of `row`, its last report: record it ``stopped``."""
+        self._running.discard(proposal_id)
+        self.epoch_reported(proposal_id, row, echo=False)
+        value, score = row.get("value"), row.get("score")
+        if value is None or not math.isfinite(value):
+            self.attempt_failed(proposal_id, f"stopped by the scheduler with a non-finite value {value}")
+            return
+        metrics = {k: v for k, v in row.items() if k not in ("epoch", "value", "score")}
+        metrics.update(self._fidelity(proposal_id))
+        self.store.finish(proposal_id, "stopped", time.time(), value=value, score=score, metrics=metrics)
+        self.controller.tell(proposal_id, value, **metrics)
+        self._after_finish(self.store.trial(proposal_id))
+
+    def fidelity_history(self) -> list[tuple[int, list[float]]]:
+        """(trial number, value after each epoch) of the finished trials that reported epochs (what a
+        resumed scheduler starts from)."""
+        out = []
+        for record in self.store.trials(("complete", "stopped")):
+            curve = record.metrics.get("value_curve")
+            if isinstance(curve, list) and curve:
+                out.append((record.number, [float(v) for v in curve]))
+        return out
+
     def attempt_succeeded(self, proposal_id: str, score: float, metrics: dict[str, Any]) -> None:
         """An attempt returned a score (a non-finite one counts as a failure)."""
         if not math.isfinite(score):
@@ -136,6 +180,7 @@ class SearchDriver:
         self._running.discard(proposal_id)
         record = self.store.trial(proposal_id)
         value = self.budget.value(score, record.gflops)
+        metrics = {**metrics, **self._fidelity(proposal_id)}
         self.store.finish(proposal_id, "complete", time.time(), value=value, score=score, metrics=metrics)
         self.controller.tell(proposal_id, value, **metrics)
         self._after_finish(self.store.trial(proposal_id))
@@ -165,7 +210,16 @@ class SearchDriver:
     # --- internals -----------------------------------------------------------------------------
     def _trained(self) -> int:
         counts = self.store.counts()
-        return counts["complete"] + counts["failed"]
+        return counts["complete"] + counts["failed"] + counts["stopped"]
+
+    def _fidelity(self, proposal_id: str) -> dict[str, Any]:
+        """``epochs_trained``, ``max_epochs`` and ``value_curve`` of the latest attempt, if it reported epochs."""
+        attempt = self.store.trial(proposal_id).attempts
+        rows = [r for r in self.store.epochs(proposal_id) if r.attempt == attempt and r.value is not None]
+        if not rows:
+            return {}
+        return {"epochs_trained": rows[-1].epoch, "max_epochs": int(rows[-1].metrics.get("max_epochs", rows[-1].epoch)),
+                "value_curve": [r.value for r in rows]}
 
     def _start(self, proposal_id: str) -> TrialOrder:
         attempt = self.store.start_attempt(proposal_id, time.time())
@@ -173,7 +227,8 @@ class SearchDriver:
         record = self.store.trial(proposal_id)
         seed = int(np.random.SeedSequence([self.config.seed, record.number]).generate_state(1)[0])
         return TrialOrder(proposal_id, record.number, record.genotype_json, attempt, seed,
-                          self.config.objective, self.config.objective_options)
+                          self.config.objective, self.config.objective_options,
+                          self.budget.value(1.0, record.gflops), record.gflops)
 
     def _ask(self, n: int) -> None:
         skips = 0
@@ -222,6 +277,9 @@ def trial_line(record: TrialRecord, done: int, total: int, best: TrialRecord | N
     head = f"[{done:>{width}}/{total}] trial {record.proposal_id:>4} {record.state:<8}"
     if record.state == "complete":
         body = f"score {record.score:.4f} value {record.value:.4f}"
+    elif record.state == "stopped":
+        epochs = f"{record.metrics.get('epochs_trained', '?')}/{record.metrics.get('max_epochs', '?')}"
+        body = f"score {record.score:.4f} value {record.value:.4f} at epoch {epochs}"
     else:
         error = (record.error or "").strip().splitlines()
         body = f"error: {error[-1] if error else 'unknown'}"
@@ -229,6 +287,25 @@ def trial_line(record: TrialRecord, done: int, total: int, best: TrialRecord | N
     took = f" {record.finished - record.started:.1f}s" if record.finished and record.started else ""
     tail = f" | best {best.value:.4f} (trial {best.proposal_id})" if best is not None else ""
     return f"{head} {body}{extra}{took} attempts {record.attempts} key {record.key}{tail}"
+
+
+def epoch_line(record: TrialRecord, row: dict[str, Any], best: TrialRecord | None) -> str:
+    """A progress line about one epoch of a running trial."""
+    numbers = " ".join(f"{name} {row[name]:.4f}" for name in ("val_top1", "val_loss") if isinstance(row.get(name), float))
+    head = f"      trial {record.proposal_id:>4} epoch {row['epoch']}/{row.get('max_epochs', '?')} value {row['value']:.4f}"
+    tail = f" | best {best.value:.4f} (trial {best.proposal_id})" if best is not None else ""
+    return f"{head}{' ' + numbers if numbers else ''}{tail}"
+
+
+def epoch_row(config: dict[str, Any], report: Any) -> dict[str, Any]:
+    """What a worker sends after an epoch: the objective's `EpochReport` as plain numbers, with the
+    value (the score after the cell's FLOPs penalty, what a scheduler compares) and the epoch budget."""
+    row = {"epoch": int(report.epoch), "max_epochs": int(report.max_epochs), "score": float(report.score),
+           "value": float(report.score) * float(config.get("value_factor", 1.0))}
+    if config.get("gflops") is not None:
+        row["gflops"] = float(config["gflops"])
+    row.update({str(k): float(v) for k, v in report.metrics.items()})
+    return row
 
 
 def genotype_text(run: RunFolder, record: TrialRecord) -> str:

@@ -30,6 +30,7 @@ def check_setup(config: SearchConfig, space_path: str) -> None:
     budget = budget_of(config)
     if budget.needs_flops and objective.cost(space.sample(config.seed)) is None:
         raise UserError(f"objective {config.objective!r} does not count FLOPs, which --max-gflops/--target-gflops need")
+    check_scheduler(config, objective.max_epochs())
     if config.address:
         from runners.engine.ray_backend import check_address
 
@@ -40,6 +41,17 @@ def check_setup(config: SearchConfig, space_path: str) -> None:
         if torch.cuda.device_count() < config.gpus_per_trial:
             raise UserError(f"--gpus-per-trial {config.gpus_per_trial:g} but this machine has "
                             f"{torch.cuda.device_count()} GPUs (join a cluster with --address)")
+
+
+def check_scheduler(config: SearchConfig, max_epochs: int | None) -> None:
+    """Refuse a scheduler the objective cannot serve: it must report every epoch of one run."""
+    if config.scheduler == "fifo":
+        return
+    if max_epochs is None:
+        raise UserError(f"--scheduler {config.scheduler} needs trials that report after every epoch, which objective "
+                        f"{config.objective!r} with these options does not (train: repeats=1; toy: epochs=N)")
+    if config.grace_period >= max_epochs:
+        raise UserError(f"--grace-period {config.grace_period} must be below the {max_epochs} epochs a trial trains")
 
 
 def budget_of(config: SearchConfig) -> FlopsBudget:
@@ -77,8 +89,7 @@ def run_session(run: RunFolder, config: SearchConfig, record: Callable[[], None]
             say(f"Ray ready after {time.perf_counter() - started:.0f} s; trials running, a line as each finishes")
             try:
                 sessions = len(load_json(run.provenance_path, "provenance")["sessions"])
-                ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config.workers, config.cpus_per_trial,
-                                    config.gpus_per_trial)
+                ray_backend.execute(driver, run.ray_path, f"session-{sessions}", config, objective.max_epochs())
             finally:
                 import ray
 

@@ -10,6 +10,13 @@
   ran it), or the error text when the objective raised;
   a lost worker reaches the searcher as a Tune trial error instead, and `ErrorText` hands
   the driver Ray's error file for it.
+- Epochs: an objective that reports after each epoch makes one Tune result per epoch
+  (`search_driver.epoch_row`: epoch, value, score, the objective's numbers, FLOPs, all plain
+  numbers, so Tune's TensorBoard and CSV loggers draw a curve per trial); the last epoch's row
+  goes out with the outcome, so a trial of E epochs has exactly E results.  Each row also
+  travels as one JSON string (``row``) that the searcher hands to the driver
+  (`on_trial_result`).  A trial that a scheduler stops ends with a result that has a row but
+  no outcome: `on_trial_complete` records it as stopped at that row's epoch.
 
 Tune pickles its searcher and callbacks with the experiment state; the driver (an open
 database, a controller) is left out of that and stays in this process.
@@ -25,7 +32,7 @@ import ray
 from ray import tune
 from ray.tune.search import Searcher
 
-from runners.engine.search_driver import SearchDriver, evaluate_trial
+from runners.engine.search_driver import SearchDriver, epoch_row, evaluate_trial
 
 
 class _Unpickled:
@@ -51,10 +58,21 @@ class ControllerSearcher(_Unpickled, Searcher):
         self.trial_to_proposal[trial_id] = order.proposal_id
         return order.as_config()
 
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        """Hand an epoch's row to the driver (the store and the progress line)."""
+        if "row" in result and trial_id in self.trial_to_proposal:
+            self.driver.epoch_reported(self.trial_to_proposal[trial_id], json.loads(result["row"]))
+
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        """Hand the attempt's outcome to the driver (None when Ray lost the trial)."""
+        """Hand the attempt's outcome to the driver: complete/failed, stopped by the scheduler, or lost."""
+        proposal_id = self.trial_to_proposal[trial_id]
+        if not error and result and "outcome" not in result and "row" in result:
+            self.driver.attempt_stopped(proposal_id, json.loads(result["row"]))
+            return
+        if not error and result and "row" in result:  # the last epoch (not seen by on_trial_result if a scheduler stopped it)
+            self.driver.epoch_reported(proposal_id, json.loads(result["row"]), echo=False)
         outcome = None if error or not result or "outcome" not in result else json.loads(result["outcome"])
-        self.driver.record_outcome(self.trial_to_proposal[trial_id], outcome)
+        self.driver.record_outcome(proposal_id, outcome)
 
     def save_to_dir(self, checkpoint_dir: str, session_str: str = "default") -> None:
         """Nothing to save: the trial store is the search's record."""
@@ -76,9 +94,23 @@ class ErrorText(_Unpickled, tune.Callback):
 
 
 def run_trial(config: dict[str, Any]) -> None:
-    """Tune trainable: evaluate one attempt of one trial and report its outcome."""
-    outcome = evaluate_trial(config, workdir=tune.get_context().get_trial_dir())
+    """Tune trainable: evaluate one attempt of one trial, reporting each epoch, then its outcome."""
+    last: dict[str, Any] = {}
+
+    def report(epoch: Any) -> None:
+        row = epoch_row(config, epoch)
+        last.clear()
+        last.update(_numbers(row))
+        if epoch.epoch < epoch.max_epochs:  # a scheduler may stop the trial here (this call then ends the thread)
+            tune.report(last)
+
+    outcome = evaluate_trial(config, workdir=tune.get_context().get_trial_dir(), report=report)
     outcome["node"] = ray.get_runtime_context().get_node_id()[:12]
     if outcome["ok"]:
         outcome["metrics"]["node"] = outcome["node"]
-    tune.report({"outcome": json.dumps(outcome)})  # as one string: Tune flattens nested results
+    tune.report({**last, "outcome": json.dumps(outcome)})  # as one string: Tune flattens nested results
+
+
+def _numbers(row: dict[str, Any]) -> dict[str, Any]:
+    """An epoch row as Tune's result: its numbers under their names, and the row as one JSON string."""
+    return {**row, "row": json.dumps(row)}
