@@ -41,6 +41,13 @@ def closed_port() -> int:
         (["--gpus-per-trial", "1"], ["--gpus-per-trial 1 but this machine has 0 GPUs"]),
         (["--controller", "tpe", "--gpus-per-trial", "1"], ["0 GPUs"]),
         (["--address", f"127.0.0.1:{closed_port()}"], ["cannot reach the Ray cluster at 127.0.0.1:"]),
+        (["--scheduler", "bohb"], ["argument --scheduler: invalid choice: 'bohb'"]),
+        (["--scheduler", "asha", "--objective", "toy"], ["--scheduler asha needs trials that report after every epoch"]),
+        (["--scheduler", "hyperband", "--objective-option", "repeats=3"], ["objective 'train' with these options does not"]),
+        (["--scheduler", "asha", "--objective-option", "epochs=2", "--grace-period", "2"],
+         ["--grace-period 2 must be below the 2 epochs a trial trains"]),
+        (["--reduction-factor", "1"], ["argument --reduction-factor: must be above 1"]),
+        (["--grace-period", "0"], ["argument --grace-period: must be in 1 .. 1000000"]),
     ],
 )
 def test_bad_search_input_is_one_line_and_leaves_no_run_folder(tmp_path, extra, fragments):

@@ -91,7 +91,8 @@ NUMBERS = [
         ["--seed", "-1"], ["--trials", "0"], ["--workers", "1000000"], ["--cpus-per-trial", "inf"],
         ["--cpus-per-trial", "nan"], ["--flops-penalty", "nan"], ["--max-gflops", "-1"], ["--retries", "-1"],
         ["--controller-option", "initial=abc"], ["--controller-option", "initial=[1, 2]"],
-        ["--objective", "toy", "--objective-option", "sleep=.nan"], ["--objective-option", "seed=1", "--objective-option", "seed=2"])
+        ["--objective", "toy", "--objective-option", "sleep=.nan"], ["--objective-option", "seed=1", "--objective-option", "seed=2"],
+        ["--reduction-factor", "nan"], ["--reduction-factor", "inf"], ["--grace-period", "-1"], ["--scheduler", ""])
 ] + [
     ["data", "synth", "--out", "data", *extra] for extra in (["--fps", "0"], ["--num", "0"], ["--size", "7"], ["--frames", "0"])
 ] + [
