@@ -20,19 +20,19 @@
 4. The acquisition (EI by default, or UCB) is maximised by `acquisition.CandidateSearch`:
    a pool of uniform samples and mutations of the best cells, then hill climbing from the
    best of the pool and from the best observed cells.  The best untried cell is proposed.
-
 5. Mixed fidelity (a scheduler such as ASHA stopped some trials early; their tell metrics
    carry ``epochs_trained``, ``max_epochs`` and ``value_curve``, see `fidelity`): like BOHB
    (Falkner et al. 2018) the GP models ONE budget, the largest number of epochs at which at
    least `rung_min` told trials have a value (failing that, the budget with most values);
    a trial's value there is its curve's entry, or its told value at its last epoch.  EI's
    incumbent, the anchors and the values' spread are those of that budget; trials without a
-   value there stay out of the fit (but are never proposed again).  With no stopped trial the
-   fit uses every told value, exactly as without fidelity metrics.  Fidelity is not a GP input:
-   the exponentiated-Hamming kernel over categorical codes has no continuous dimension to add
-   it to, a product with a learning-curve kernel would need hyperparameters fitted from few
-   points, and ASHA itself only compares cells at the same rung, so the model is fitted where
-   the scheduler's decisions are made.
+   value there stay out of the fit (but are never proposed again); an ask with fewer than two
+   values there draws at random.  With no stopped trial the fit uses every told value, exactly
+   as without fidelity metrics.  Fidelity is not a GP input: the exponentiated-Hamming kernel
+   over categorical codes has no continuous dimension to add it to, a product with a
+   learning-curve kernel would need hyperparameters fitted from few points, and ASHA itself
+   only compares cells at the same rung, so the model is fitted where the scheduler's
+   decisions are made.
 
 The state is fully given by the proposals, the told values and metrics and the number of asks
 (the randomness of ask i is ``default_rng([seed, i])``, that of its hyperparameter fit
@@ -124,15 +124,17 @@ class GPBandit(Controller):
 
     def _rung(self, count: int) -> tuple[int | None, list[tuple[Proposal, Point]]]:
         """The budget modelled after the first `count` observations, and their values there (tell order)."""
-        observed = [(value, self._fidelity.get(p.id, Fidelity())) for p, value in self.observations()[:count]]
-        budget = choose_budget(observed, self.rung_min)
+        budget = choose_budget(self._with_fidelity(count), self.rung_min)
         return budget, self._at(count, budget)
 
     def _at(self, count: int, budget: int | None) -> list[tuple[Proposal, Point]]:
         """The first `count` observations' values at `budget` (None: their told values)."""
         observed = self.observations()[:count]
-        pairs = [(value, self._fidelity.get(p.id, Fidelity())) for p, value in observed]
-        return [(observed[point.index][0], point) for point in values_at(pairs, budget)]
+        return [(observed[point.index][0], point) for point in values_at(self._with_fidelity(count), budget)]
+
+    def _with_fidelity(self, count: int) -> list[tuple[float, Fidelity]]:
+        """(told value, fidelity) of the first `count` observations."""
+        return [(value, self._fidelity.get(p.id, Fidelity())) for p, value in self.observations()[:count]]
 
     def _model_based(self, n: int, proposals_before: int, points: int) -> bool:
         """Whether an ask of `n` after `proposals_before` proposals, with `points` values to fit, fits a GP."""
