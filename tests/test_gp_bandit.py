@@ -1,4 +1,4 @@
-"""The GP bandit's parts (codes, kernel, surrogate, neighbourhoods, acquisition) and its search quality."""
+"""The GP bandit's parts (codes, kernel, surrogate, neighbourhoods, acquisition, fidelity) and its search quality."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from nas.controllers import make_controller
+from nas.controllers import make_controller, rebuild_controller
 from nas.controllers.acquisition import expected_improvement
 from nas.controllers.cell_codes import CodeBook
 from nas.controllers.encoding import CellEncoder
+from nas.controllers.fidelity import Fidelity, Point, choose_budget, values_at
 from nas.controllers.gp_model import GroupedHamming, Surrogate, build_kernel
 from nas.objectives import TrialContext, make_objective
 from nas.objectives.toy import optimum
+from nas.store import NewTrial, TrialStore
 
 
 def code_of(book: CodeBook, genotype) -> np.ndarray:
@@ -218,3 +220,125 @@ def test_light_cells_agree_with_every_shipped_space(path):
             keys_of_code.setdefault(book.canonical(other)[1].tobytes(), set()).add(genotype.key())
     assert all(len(keys) == 1 for keys in keys_of_code.values())
     assert len(keys_of_code) == len(set().union(*keys_of_code.values()))  # and one code per key
+
+
+# --- mixed fidelity (trials a scheduler stopped early) -------------------------------------------
+
+def stopped_at(epochs, max_epochs, curve):
+    """A Fidelity of a trial that trained `epochs` of `max_epochs` epochs with value curve `curve`."""
+    return Fidelity.from_metrics({"epochs_trained": epochs, "max_epochs": max_epochs, "value_curve": list(curve)})
+
+
+def test_the_budget_is_the_largest_with_rung_min_values_and_values_are_the_curves_entries_there():
+    """7 trials stopped after 1 epoch, 3 after 3, 1 complete after 8: rung_min 3 models epoch 3."""
+    observations = [(0.1 * i, stopped_at(1, 8, [0.1 * i])) for i in range(7)]
+    observations += [(0.5 + i, stopped_at(3, 8, [0.2, 0.3 + i, 0.5 + i])) for i in range(3)]
+    observations.insert(4, (0.9, stopped_at(8, 8, [0.05, 0.15, 0.25, 0.4, 0.5, 0.6, 0.7, 0.8])))  # told != curve[-1]
+    assert choose_budget(observations, rung_min=3) == 3
+    points = values_at(observations, 3)
+    assert [p.index for p in points] == [4, 8, 9, 10]  # tell order
+    assert [p.value for p in points] == [0.25, 0.5, 1.5, 2.5]  # the curves' 3rd entries
+    assert [p.final for p in points] == [False, True, True, True]
+    assert choose_budget(observations, rung_min=4) == 3
+    assert choose_budget(observations, rung_min=5) == 1  # 11 values after one epoch
+    assert choose_budget(observations, rung_min=12) == 1  # none has 12: the one with most values
+    assert [p.value for p in values_at(observations, 8)] == [0.9]  # the told value at its last epoch
+
+
+def test_without_a_stopped_trial_every_told_value_is_modelled_and_malformed_metrics_are_full_fidelity():
+    complete = [(0.3, stopped_at(4, 4, [0.1, 0.2, 0.3, 0.35])), (0.6, Fidelity()),
+                (0.2, Fidelity.from_metrics({"epochs_trained": "2", "max_epochs": 4}))]
+    assert not any(f.stopped for _, f in complete)
+    assert choose_budget(complete, rung_min=1) is None
+    assert [p.value for p in values_at(complete, None)] == [0.3, 0.6, 0.2]
+    # a result without fidelity metrics has a value at the full budget only; ties go to the larger budget
+    mixed = [(0.4, stopped_at(1, 4, [0.4])), (0.6, Fidelity())]
+    assert choose_budget(mixed, rung_min=6) == 4
+    assert values_at(mixed, 4) == [Point(1, 0.6, True)] and values_at(mixed, 1) == [Point(0, 0.4, True)]
+
+
+MIXED_OPTIONS = {"pool": 24, "mutations": 8, "starts": 2, "anchors": 2, "steps": 2, "restarts": 1, "refit_every": 3}
+
+
+def told_score(toy, p):
+    return toy.evaluate(p.genotype, TrialContext(0, p.id)).score
+
+
+def test_full_fidelity_metrics_change_no_proposal(gpb_space):
+    """Complete trials told with curves (whose last entry is not even the told value) propose as without."""
+    runs = []
+    for with_metrics in (False, True):
+        toy = make_objective("toy", {"seed": 1})
+        ctrl = make_controller("gp_bandit", gpb_space, seed=3, initial=3, **MIXED_OPTIONS)
+        for _ in range(7):
+            for p in ctrl.ask(2):
+                value = told_score(toy, p)
+                curve = [value - 0.2, value - 0.1, value + 0.05]
+                metrics = {"epochs_trained": 3, "max_epochs": 3, "value_curve": curve} if with_metrics else {}
+                metrics["score_se"] = 0.02
+                ctrl.tell(p.id, value, **metrics)
+        runs.append([p.key for p in ctrl.proposals()])
+        assert all(budget is None for _, _, budget in ctrl._fit_log) and len(ctrl._fit_log) >= 5
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("rung_min, budget", [(3, 1), (2, 4)])
+def test_a_mixed_history_is_fitted_at_its_budget_whose_best_is_the_incumbent_and_anchor(gpb_space, rung_min, budget):
+    """Six trials stopped after 1 of 4 epochs, two complete: after one epoch trial 2 leads (0.9);
+    with rung_min 2 the budget is the full one, where trial 6 leads (0.95)."""
+    ctrl = make_controller("gp_bandit", gpb_space, seed=0, initial=8, rung_min=rung_min, **MIXED_OPTIONS)
+    proposals = ctrl.ask(8)
+    first = [0.1, 0.2, 0.9, 0.3, 0.4, 0.25, 0.3, 0.2]  # values after epoch 1
+    for p in proposals[:6]:
+        ctrl.tell(p.id, first[p.number], epochs_trained=1, max_epochs=4, value_curve=[first[p.number]])
+    for p, final in zip(proposals[6:], (0.95, 0.5)):
+        ctrl.tell(p.id, final, epochs_trained=4, max_epochs=4, value_curve=[first[p.number], 0.4, 0.45, final],
+                  score_se=0.1)
+    seen = {}
+
+    def spy(model, best, spread, taken, best_cells, rng):
+        seen.update(best=best, spread=spread, anchors=[ctrl.book.genotype(c).key() for c in best_cells])
+        return original(model, best, spread, taken, best_cells, rng)
+
+    original, ctrl._maximise = ctrl._maximise, spy
+    ctrl.ask(1)
+    assert ctrl._fit_log == [(1, 8, budget)]
+    modelled = np.array(first if budget == 1 else [0.95, 0.5])
+    leader = proposals[2] if budget == 1 else proposals[6]
+    assert seen["best"] == modelled.max() and seen["spread"] == pytest.approx(modelled.std())
+    assert seen["anchors"][0] == leader.key
+    X, y, known = ctrl._fit_data(8, budget, np.random.default_rng(0))
+    assert len(y) == len(modelled)
+    np.testing.assert_allclose(y, (modelled - modelled.mean()) / modelled.std())
+    # score_se is the told (final) value's noise: only where the told value is modelled
+    expected_known = np.zeros(8) if budget == 1 else np.full(2, 0.1**2) / modelled.std() ** 2
+    np.testing.assert_allclose(known, expected_known)
+
+
+def test_a_bandit_rebuilt_from_a_store_with_stopped_trials_continues_identically(gpb_space, tmp_path):
+    """Trials stop after 1 or 2 of 3 epochs; the modelled budget moves as the history grows."""
+    options = {"initial": 3, "rung_min": 4, **MIXED_OPTIONS}
+    store = TrialStore.create(tmp_path / "t.db")
+    live = make_controller("gp_bandit", gpb_space, seed=1, **options)
+    toy = make_objective("toy", {"seed": 2})
+    pending = []
+    for _ in range(8):
+        proposals = live.ask(2)
+        store.add_batch([NewTrial(p.number, p.id, p.key, p.genotype.to_json(indent=None)) for p in proposals], 0.0)
+        pending += proposals
+        for p in pending[:-1]:
+            value, epochs = told_score(toy, p), 1 + p.number % 3
+            metrics = {"epochs_trained": epochs, "max_epochs": 3,
+                       "value_curve": [value - 0.1 * (epochs - e) for e in range(1, epochs + 1)]}
+            store.finish(p.id, "stopped" if epochs < 3 else "complete", 0.0, value=value, score=value, metrics=metrics)
+            live.tell(p.id, value, **metrics)
+        pending = pending[-1:]
+    assert len(store.trials(["stopped"])) == 10
+    assert {budget for _, _, budget in live._fit_log} >= {1, 2}
+    rebuilt = rebuild_controller("gp_bandit", gpb_space, store, seed=1, **options)
+    assert rebuilt._fit_log == live._fit_log and not rebuilt._thetas
+    assert [p.key for p in rebuilt.ask(3)] == [p.key for p in live.ask(3)]
+    j = len(live._fit_log) - 1
+    np.testing.assert_allclose(rebuilt._thetas[j][0], live._thetas[j][0])
+    tried = {p.key for p in live.proposals()[:-3]}
+    assert not tried & {p.key for p in live.proposals()[-3:]}  # stopped cells are never proposed again

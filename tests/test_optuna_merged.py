@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from optuna.trial import TrialState
 
 from nas.controllers import make_controller, optuna_samplers
 from nas.controllers.optuna_samplers import from_merged, merged_variables, to_merged
@@ -124,3 +125,29 @@ def test_flat_still_suggests_every_variable_of_the_space(gpb_space):
     proposals = drive(ctrl, 5)
     assert len(proposals) == 5 and all(gpb_space.contains(p.genotype) for p in proposals)
     assert all(set(t.params) == {v.name for v in gpb_space.variables()} for t in ctrl.study.trials)
+
+
+@pytest.mark.parametrize("name", ["optuna_gp", "tpe"])
+def test_a_stopped_trial_is_pruned_with_its_intermediate_values_and_a_complete_one_is_not(name, gpb_space):
+    ctrl = make_controller(name, gpb_space, seed=0, initial=3)
+    stopped, complete, failed = ctrl.ask(3)
+    ctrl.tell(stopped.id, 0.3, epochs_trained=3, max_epochs=9, value_curve=[0.1, 0.25, 0.3])
+    ctrl.tell(complete.id, 0.5, epochs_trained=9, max_epochs=9, value_curve=[0.05 * e for e in range(1, 10)])
+    ctrl.tell(failed.id, None)
+    trials = {t.number: t for t in ctrl.study.trials}  # no repeats yet: trial n is proposal n
+    assert trials[0].state == TrialState.PRUNED
+    assert trials[0].intermediate_values == {1: 0.1, 2: 0.25, 3: 0.3} and trials[0].value == 0.3
+    assert trials[1].state == TrialState.COMPLETE and trials[1].value == 0.5 and not trials[1].intermediate_values
+    assert trials[2].state == TrialState.FAIL
+
+
+def test_tpe_proposes_the_same_with_or_without_full_fidelity_metrics(gpb_space):
+    runs = []
+    for metrics in ({}, {"epochs_trained": 2, "max_epochs": 2, "value_curve": [0.0, 1.0]}):
+        ctrl = make_controller("tpe", gpb_space, seed=4, initial=3)
+        toy = make_objective("toy", {"seed": 0})
+        for _ in range(6):
+            [p] = ctrl.ask(1)
+            ctrl.tell(p.id, toy.evaluate(p.genotype, TrialContext(0, p.id)).score, **metrics)
+        runs.append([p.key for p in ctrl.proposals()])
+    assert runs[0] == runs[1]

@@ -33,6 +33,12 @@ that trial is closed at once (with the cell's known value if it has one, as FAIL
 pending) and the sampler is asked again; after a few such repeats the controller steps from
 the repeated cell to the nearest untried one by mutation and enqueues that instead.
 
+A trial a scheduler stopped early (tell metrics ``epochs_trained < max_epochs`` with a
+``value_curve``, see `fidelity`) is told to Optuna as PRUNED after reporting its value after
+each epoch as the intermediate value of steps 1..epochs_trained: TPE ranks pruned trials by how
+far and how well they got, below every complete one; Optuna's GP models complete trials only.
+Complete trials are told their value alone, as without fidelity metrics.
+
 Optuna's samplers keep state between asks (random generators, the GP's cached kernel
 parameters), so these controllers rebuild by re-running every recorded ask (`replay`).
 """
@@ -48,6 +54,7 @@ import optuna
 from optuna.trial import TrialState
 
 from nas.controllers.base import CONTROLLERS, Controller, Proposal, draw_untried
+from nas.controllers.fidelity import Fidelity
 from nas.space.genotype import Genotype
 from nas.space.space import SearchSpace
 from nas.space.variables import same_value
@@ -145,7 +152,7 @@ class OptunaController(Controller):
             self._study = optuna.create_study(direction="maximize", sampler=self._sampler())
         self._trial_of: dict[str, optuna.trial.Trial] = {}
         self._fresh: list[optuna.trial.Trial] = []
-        self._value_of_key: dict[str, float] = {}
+        self._value_of_key: dict[str, tuple[float, tuple[float, ...] | None]] = {}  # key -> (value, pruned curve)
 
     @property
     def study(self) -> optuna.Study:
@@ -186,7 +193,7 @@ class OptunaController(Controller):
             if known is None:
                 self._study.tell(trial, state=TrialState.FAIL)
             else:
-                self._study.tell(trial, known)
+                self._close(trial, *known)
         assert genotype is not None
         replacement = _nearest_untried(self.space, genotype, rng, taken)
         if replacement is None:
@@ -214,9 +221,20 @@ class OptunaController(Controller):
         trial = self._trial_of[proposal.id]
         if value is None:
             self._study.tell(trial, state=TrialState.FAIL)
-        else:
-            self._value_of_key[proposal.key] = value
+            return
+        fidelity = Fidelity.from_metrics(metrics)
+        curve = fidelity.curve if fidelity.stopped and fidelity.curve else None
+        self._value_of_key[proposal.key] = (value, curve)
+        self._close(trial, value, curve)
+
+    def _close(self, trial: optuna.trial.Trial, value: float, curve: tuple[float, ...] | None) -> None:
+        """Tell `trial` COMPLETE with `value`, or PRUNED after reporting `curve` (a stopped trial's)."""
+        if curve is None:
             self._study.tell(trial, value)
+            return
+        for step, intermediate in enumerate(curve, start=1):
+            trial.report(intermediate, step)
+        self._study.tell(trial, state=TrialState.PRUNED)
 
 
 def _nearest_untried(space: SearchSpace, genotype: Genotype, rng: np.random.Generator, taken: set[str]) -> Genotype | None:
