@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from runners.engine.schedulers import SeededASHA, hyperband_brackets, make_scheduler, rungs
+from runners.engine.schedulers import hyperband_brackets, make_scheduler, rungs
 
 
 def trial(number: int, trial_id: str | None = None):
