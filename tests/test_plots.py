@@ -57,6 +57,19 @@ def test_trial_values_figure_plots_values_best_so_far_and_failures():
     assert legend.get_bbox_to_anchor().x0 >= ax.get_window_extent().x1
 
 
+def test_stopped_trials_are_drawn_hollow_and_are_never_the_best_or_on_the_front():
+    records = RECORDS + [(10, 0.9, 0.5, 2), (11, 0.2, 1.0, 1)]  # stopped at epochs 2 and 1; 10 beats every value
+    figure = trial_values_figure(records)
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    stopped = lines["stopped early (2, value at its last epoch)"]
+    assert list(stopped.get_xdata()) == [10, 11] and stopped.get_markerfacecolor() == "none"
+    assert list(lines["best so far"].get_ydata())[-2:] == [0.7, 0.7]
+    assert list(lines["failed (1, no value)"].get_ydata())[0] < 0.2  # still below every drawn value
+    assert 10 not in [p.trial for p in pareto_front(records)]  # cheapest and best, but low fidelity
+    band = {line.get_label(): line for line in best_so_far_figure({"asha": records}).axes[0].get_lines()}
+    assert max(band["asha"].get_ydata()) == 0.7
+
+
 def test_best_so_far_figure_has_one_step_line_per_search():
     other = [(1, None, 1.0), (2, 0.3, 1.0), (3, 0.8, 1.0)]
     figure = best_so_far_figure({"gpb": RECORDS, "random": other}, value_label="top-1")

@@ -1,9 +1,11 @@
 """Search and comparison plots from plain records.
 
-GP-bandit (or random, TPE) searches are plotted from a list of ``(trial, value, flops)``
-records, whatever store they come from: `value` is the score the search maximises (None for a
-failed trial) and `flops` the trial model's cost (None when not counted), in the unit the
-axis label names.  The comparison plot of `nas compare` takes one `Measured` point per model.
+GP-bandit (or random, TPE) searches are plotted from a list of ``(trial, value, flops[,
+stopped])`` records, whatever store they come from: `value` is the score the search maximises
+(None for a failed trial), `flops` the trial model's cost (None when not counted), in the unit
+the axis label names, and `stopped` the epoch at which a scheduler stopped the trial (None when
+it trained to the end): a stopped trial's value is drawn, hollow, but it is never the best so far
+and takes no part in the Pareto front.  The comparison plot of `nas compare` takes one `Measured` point per model.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ class TrialPoint(NamedTuple):
     trial: int
     value: float | None
     flops: float | None = None
+    stopped: int | None = None  # the epoch a scheduler stopped it at (its value is a lower-fidelity one)
+
+    @property
+    def final(self) -> float | None:
+        """The value if the trial trained to the end (what best-so-far lines and fronts use), else None."""
+        return self.value if self.stopped is None else None
 
 
 class Measured(NamedTuple):
@@ -60,7 +68,7 @@ def pareto_front(points: Iterable[Sequence]) -> list[TrialPoint]:
     """
     from nas.budget import pareto_front as front_of
 
-    valid = [p for p in (TrialPoint(*record) for record in points) if p.value is not None and p.flops is not None]
+    valid = [p for p in (TrialPoint(*record) for record in points) if p.final is not None and p.flops is not None]
     return [p for _, _, p in front_of([(p.value, p.flops, p) for p in valid])]
 
 
@@ -72,10 +80,15 @@ def trial_values_figure(
     points = as_points(records)
     figure = Figure(figsize=(7.2, 3.8))
     ax = figure.add_subplot()
-    done = [p for p in points if p.value is not None]
+    done = [p for p in points if p.final is not None]
+    stopped = [p for p in points if p.stopped is not None and p.value is not None]
     failed = [p for p in points if p.value is None]
     ax.plot([p.trial for p in done], [p.value for p in done], "o", color=OKABE_ITO[0], markersize=4, label="trial")
-    best = best_so_far([p.value for p in points], maximize)
+    if stopped:
+        ax.plot([p.trial for p in stopped], [p.value for p in stopped], "o", markerfacecolor="none",
+                color=OKABE_ITO[2], markersize=4, label=f"stopped early ({len(stopped)}, value at its last epoch)")
+    done = done + stopped  # the failed row goes below every drawn value
+    best = best_so_far([p.final for p in points], maximize)
     steps = [(p.trial, b) for p, b in zip(points, best) if b is not None]
     if steps:
         ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=OKABE_ITO[1], label="best so far")
@@ -97,7 +110,7 @@ def best_so_far_figure(
     ax = figure.add_subplot()
     for index, (label, records) in enumerate(runs.items()):
         points = as_points(records)
-        steps = [(p.trial, b) for p, b in zip(points, best_so_far([p.value for p in points], maximize)) if b is not None]
+        steps = [(p.trial, b) for p, b in zip(points, best_so_far([p.final for p in points], maximize)) if b is not None]
         ax.step([t for t, _ in steps], [b for _, b in steps], where="post", color=OKABE_ITO[index % len(OKABE_ITO)],
                 linestyle=LINE_STYLES[index % len(LINE_STYLES)], linewidth=1.6, label=label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -44,7 +44,7 @@ def load_json_line(line: str, path: Path, number: int) -> dict:
 
 
 def finished_trials(run: Path) -> tuple[Any, list[Any]]:
-    """A GP-bandit run's configuration and its finished (complete or failed) trial records, by trial number."""
+    """A GP-bandit run's configuration and its finished (complete, stopped or failed) trial records, by trial number."""
     from nas.store import TrialStore
     from runners.engine.run_folder import RunFolder
 
@@ -52,13 +52,15 @@ def finished_trials(run: Path) -> tuple[Any, list[Any]]:
         raise UserError(f"run folder not found: {run}")
     folder = RunFolder.open(run)
     with TrialStore.open(folder.store_path) as store:
-        trials = [r for r in store.trials() if r.state in ("complete", "failed")]
+        trials = [r for r in store.trials() if r.state in ("complete", "stopped", "failed")]
     return folder.config(), sorted(trials, key=lambda r: r.number)
 
 
-def as_records(trials: list[Any]) -> list[tuple[int, float | None, float | None]]:
-    """(trial, value or None if failed, GFLOPs) of trial records, as the search plots take them."""
-    return [(r.number, r.value if r.state == "complete" else None, r.gflops) for r in trials]
+def as_records(trials: list[Any]) -> list[tuple[int, float | None, float | None, int | None]]:
+    """(trial, value or None if failed, GFLOPs, epoch it was stopped at or None) of trial records, as the
+    search plots take them."""
+    return [(r.number, r.value if r.state in ("complete", "stopped") else None, r.gflops,
+             r.metrics.get("epochs_trained", 0) if r.state == "stopped" else None) for r in trials]
 
 
 def value_label(config: Any) -> str:
