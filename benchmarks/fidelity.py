@@ -19,14 +19,14 @@ at most a third of the epochs.
         [--steps searches,retrain,report]
 
 Every step resumes: a finished search or training is kept, a killed one is resumed.  The report
-goes to OUT/fidelity.md and OUT/fidelity.json.
+goes to OUT/fidelity.md and OUT/fidelity.json, the figure (mean best search value against epochs
+spent) to OUT/best_vs_epochs.png.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from nas.stats import mean_se, p_text, paired  # noqa: E402
 from nas.store import TrialStore  # noqa: E402
+from runners.engine.machine import git_commit, machine  # noqa: E402
 
 CONFIGS = (("gp_bandit", "fifo"), ("gp_bandit", "asha"), ("random", "asha"), ("random", "fifo"))
 SPACE = "search_spaces/attentionnas_gpb.yaml"
@@ -87,12 +88,56 @@ def retrain(args: argparse.Namespace, runs: Path) -> None:
 
 
 def search_numbers(folder: Path) -> dict:
-    """Epochs spent, trials by state and the best complete value of one search."""
+    """Epochs spent, trials by state, the best complete value of one search, and its best value
+    against the epochs spent (after each finished trial: (epochs trained by then, best so far))."""
     with TrialStore.open(folder / "trials.db") as store:
         best = store.best()
-        return {"epochs": len(store.epochs()), "states": {k: v for k, v in store.counts().items() if v},
+        times = sorted(e.time for e in store.epochs())
+        finished = sorted((r for r in store.trials() if r.finished is not None), key=lambda r: r.finished)
+        curve, top = [], None
+        for r in finished:
+            if r.state == "complete" and (top is None or r.value > top):
+                top = r.value
+            curve.append((sum(t <= r.finished for t in times), top))
+        return {"epochs": len(times), "states": {k: v for k, v in store.counts().items() if v},
                 "best_value": best.value if best else None, "best_key": best.key if best else None,
-                "trial_hours": sum(r.finished - r.started for r in store.trials() if r.finished and r.started) / 3600}
+                "trial_hours": sum(r.finished - r.started for r in finished if r.started) / 3600,
+                "best_vs_epochs": curve}
+
+
+def curve_at(curve: list, epochs: int) -> float | None:
+    """A search's best value once `epochs` epochs were spent (None before its first complete trial)."""
+    value = None
+    for spent, best in curve:
+        if spent > epochs:
+            break
+        value = best
+    return value
+
+
+def figure(rows: dict, path: Path) -> None:
+    """Mean best search value (± 1 SE over seeds) against training epochs spent, one line per configuration."""
+    from matplotlib.figure import Figure
+
+    from nas.viz.plots import LINE_STYLES, OKABE_ITO
+
+    fig = Figure(figsize=(7.6, 4.0))
+    ax = fig.add_subplot()
+    for index, (label, seeds) in enumerate(rows.items()):
+        top = min(s["epochs"] for s in seeds)
+        grid = [e for e in range(1, top + 1) if all(curve_at(s["best_vs_epochs"], e) is not None for s in seeds)]
+        stats = [mean_se([curve_at(s["best_vs_epochs"], e) for s in seeds]) for e in grid]
+        colour, style = OKABE_ITO[index % len(OKABE_ITO)], LINE_STYLES[index % len(LINE_STYLES)]
+        ax.step(grid, [m for m, _ in stats], where="post", color=colour, linestyle=style, label=label)
+        ax.fill_between(grid, [m - (se or 0) for m, se in stats], [m + (se or 0) for m, se in stats],
+                        step="post", color=colour, alpha=0.15, linewidth=0)
+    ax.set_xlabel("training epochs spent (all trials, stopped and failed ones included)")
+    ax.set_ylabel("best search value so far")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
+    ax.set_title("mean over search seeds, band: ±1 standard error", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def report(args: argparse.Namespace, runs: Path) -> dict:
@@ -109,7 +154,8 @@ def report(args: argparse.Namespace, runs: Path) -> dict:
             numbers["test_mean_top1"] = model["mean_top1"]["mean"]
             per_seed.append(numbers)
         rows[f"{controller}+{scheduler}"] = per_seed
-    summary = {label: {k: mean_se([s[k] for s in seeds]) for k in ("epochs", "best_value", "test_top1", "test_mean_top1")}
+    summary = {label: {k: mean_se([s[k] for s in seeds])
+                       for k in ("epochs", "best_value", "test_top1", "test_mean_top1", "trial_hours")}
                for label, seeds in rows.items()}
     versus = {}
     for metric in ("test_top1", "test_mean_top1", "best_value"):
@@ -121,12 +167,15 @@ def report(args: argparse.Namespace, runs: Path) -> dict:
     asha_mean = summary["gp_bandit+asha"]["test_mean_top1"][0]
     within = fifo_se is not None and asha_mean >= fifo_mean - fifo_se
     settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    result = {"settings": settings, "machine": f"{platform.processor() or platform.machine()}, "
-              f"{__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
+    m = machine()
+    result = {"settings": settings, "git_commit": git_commit(),
+              "machine": f"{m['cpus']} CPUs ({m['cpu_capability']}), {len(m['gpus'])} GPUs, torch {m['torch']}, "
+                         f"Python {m['python']}",
               "per_search": rows, "summary": summary, "asha_vs_fifo_gp_bandit": versus, "epoch_ratio": ratio,
               "target_met": bool(within and ratio <= 1 / 3),
               "baselines_test_mean_top1": {k: models[k]["mean_top1"]["mean"] for k in ("backbone", "nonlocal") if k in models}}
     (runs / "fidelity.json").write_text(json.dumps(result, indent=2) + "\n")
+    figure(rows, runs / "best_vs_epochs.png")
     (runs / "fidelity.md").write_text(markdown(result))
     print(markdown(result))
     return result
@@ -144,12 +193,15 @@ def markdown(result: dict) -> str:
     lines = [f"# Best cell versus epochs spent ({s['seeds']} search seeds x {s['trials']} trials, "
              f"{s['workers']} workers; proxy {s['num_videos']} videos, {s['epochs']} epochs; ASHA grace "
              f"{s['grace_period']}, reduction factor {s['reduction_factor']}; retrained with {s['retrain_seeds']} seeds)",
-             "", f"Machine: {result['machine']}. Mean ± SE over search seeds.", "",
-             "| configuration | epochs spent | best search value | retrained test top-1 | retrained test top-1 over epochs |",
-             "|---|---|---|---|---|"]
+             "", "Made by `python benchmarks/fidelity.py " + " ".join(
+                 f"--{k.replace('_', '-')} {v}" for k, v in s.items() if k != "steps") + "`",
+             f"at commit {result['git_commit']} on {result['machine']}. Mean ± SE over search seeds.", "",
+             "| configuration | epochs spent | trial-hours | best search value | retrained test top-1 (%) "
+             "| retrained test top-1 over epochs (%) |",
+             "|---|---|---|---|---|---|"]
     for label, row in result["summary"].items():
-        lines.append(f"| {label} | {fmt(row['epochs'], digits=1)} | {fmt(row['best_value'])} | "
-                     f"{fmt(row['test_top1'], 100, 1)} | {fmt(row['test_mean_top1'], 100, 1)} |")
+        lines.append(f"| {label} | {fmt(row['epochs'], digits=1)} | {fmt(row['trial_hours'], digits=2)} | "
+                     f"{fmt(row['best_value'])} | {fmt(row['test_top1'], 100, 1)} | {fmt(row['test_mean_top1'], 100, 1)} |")
     lines += ["", "gp_bandit+asha minus gp_bandit+fifo, paired by search seed:", ""]
     for metric, test in result["asha_vs_fifo_gp_bandit"].items():
         se = f" ± {test['se']:.4f}" if test["se"] is not None else ""
