@@ -9,6 +9,7 @@ them from the curves with Tune's rule and the test compares them with the store.
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -93,6 +94,8 @@ def test_asha_stops_trials_at_its_rungs_and_the_store_records_them(asha_run):
         progress = next((asha_run / "ray").glob(f"session-*/trial-{record[0]}-attempt-1/progress.csv"))
         lines = progress.read_text().splitlines()
         assert len(lines) - 1 == record[4] and lines[0].startswith("epoch,max_epochs,score,value")
+        for number, cells in enumerate(csv.DictReader(lines), 1):  # the epoch is Tune's training iteration
+            assert int(cells["epoch"]) == int(cells["training_iteration"]) == number
     assert list((asha_run / "ray").glob("session-*/trial-0-attempt-1/events.out.tfevents.*"))
 
 

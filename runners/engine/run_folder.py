@@ -52,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 class SearchConfig:
     """Everything a GP-bandit search run needs (stored as RUN/config.json)."""
 
-    trials: int = 50  # trained trials (complete or failed); over-budget cells do not count
+    trials: int = 50  # trained trials (complete, stopped or failed); over-budget cells do not count
     workers: int = 1  # trials at once
     controller: str = "gp_bandit"
     controller_options: dict[str, Any] = field(default_factory=dict)
