@@ -168,3 +168,21 @@ def test_the_readme_quick_start_excerpt_is_lines_of_the_committed_output():
     assert excerpt[-1] == output[-1] and excerpt[-1].startswith("done: 12 complete; best trial ")
     best = load_model_genotype(str(ROOT / "results" / "quickstart" / "best_genotype.json"))
     assert f"key {best.meta['key']}" in excerpt[-1]
+
+
+def test_the_fidelity_page_is_its_numbers_rendered_and_the_readme_copies_its_table():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fidelity", ROOT / "benchmarks" / "fidelity.py")
+    fidelity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fidelity)
+    result = json.loads((ROOT / "results" / "fidelity" / "fidelity.json").read_text())
+    page = (ROOT / "results" / "fidelity" / "fidelity.md").read_text()
+    assert page == fidelity.markdown(result)
+    for label, seeds in result["per_search"].items():  # the summary is the per-search numbers' mean and SE
+        assert result["summary"][label]["epochs"] == pytest.approx(list(mean_se([s["epochs"] for s in seeds])))
+    rows = [line for line in page.splitlines() if line.startswith("| gp_bandit+") or line.startswith("| random+")]
+    readme = (ROOT / "README.md").read_text()
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert "| " + " | ".join(cells[:2] + cells[3:]) + " |" in readme  # the README leaves out trial-hours
