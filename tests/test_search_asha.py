@@ -10,11 +10,7 @@ them from the curves with Tune's rule and the test compares them with the store.
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +18,7 @@ import pytest
 
 from nas.objectives import TrialContext, make_objective
 from nas.store import TrialStore
-from tests.conftest import ROOT
-from tests.test_search_ray import ENV, GPB, end_group, nas
+from tests.test_search_ray import GPB, kill_search_after, nas
 
 pytestmark = pytest.mark.slow
 
@@ -112,19 +107,9 @@ def test_resume_with_more_trials_judges_new_trials_against_the_stored_rungs(asha
 
 def test_kill_9_then_resume_repeats_no_finished_trial_and_ends_as_uninterrupted(asha_run, tmp_path):
     run = tmp_path / "run"
-    args = [sys.executable, "-m", "runners.cli", "search", "gpb", "--space", GPB, "--out", str(run), "--trials", "10",
-            *ASHA, "--objective-option", f"epochs={EPOCHS}", "--objective-option", "sleep=1.2"]
-    proc = subprocess.Popen(args, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 600
-        while finished_count(run / "trials.db") < 4 and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.1)
-        assert proc.poll() is None, "the search ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    finally:
-        end_group(proc.pid)
+    args = ["search", "gpb", "--space", GPB, "--out", run, "--trials", "10", *ASHA,
+            "--objective-option", f"epochs={EPOCHS}", "--objective-option", "sleep=1.2"]
+    kill_search_after(args, run, 4, ("complete", "stopped"))
     before = [r for r in store_rows(run) if r[2] in ("complete", "stopped")]
     assert 4 <= len(before) < 10 and any(r[2] == "stopped" for r in before)
     done = nas("search", "resume", run)
@@ -134,15 +119,3 @@ def test_kill_9_then_resume_repeats_no_finished_trial_and_ends_as_uninterrupted(
     strip = lambda rows: [r[:5] for r in rows]  # noqa: E731  (a trial in flight at the kill ran twice)
     assert strip(after) == strip(store_rows(asha_run))  # the same search as the uninterrupted one
 
-
-def finished_count(store_path: Path) -> int:
-    """Trials finished so far (complete or stopped), read while the search writes."""
-    import sqlite3
-
-    if not store_path.exists():
-        return 0
-    try:
-        with sqlite3.connect(store_path, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM trials WHERE state IN ('complete', 'stopped')").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0

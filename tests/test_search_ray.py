@@ -79,30 +79,37 @@ def test_quick_preset_with_one_worker_repeats_exactly(quick_run, tmp_path):
     assert "[12/12]" in done.stdout
 
 
-def complete_count(store_path: Path) -> int:
+def finished_count(store_path: Path, states: tuple[str, ...] = ("complete",)) -> int:
+    """Trials in `states` so far, read while the search writes (0 before the store exists)."""
     if not store_path.exists():
         return 0
+    marks = ", ".join("?" for _ in states)
     try:
         with sqlite3.connect(store_path, timeout=5) as db:
-            return db.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'").fetchone()[0]
+            return db.execute(f"SELECT COUNT(*) FROM trials WHERE state IN ({marks})", states).fetchone()[0]
     except sqlite3.OperationalError:  # the table is not there yet
         return 0
 
 
-def test_sigkill_of_the_driver_then_resume_keeps_finished_trials_and_repeats_none(quick_run, tmp_path):
-    run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "runners.cli", "search", "gpb", "--space", GPB, "--out", str(run),
-                             *QUICK, "--objective-option", "sleep=1.0"],
-                            cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def kill_search_after(args: list, run: Path, count: int, states: tuple[str, ...] = ("complete",)) -> None:
+    """Start `nas ARGS` in its own process group, SIGKILL the driver once `count` trials of the run are
+    in `states`, and end whatever it left behind."""
+    proc = subprocess.Popen([sys.executable, "-m", "runners.cli", *map(str, args)], cwd=ROOT, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 600
-        while complete_count(run / "trials.db") < 4 and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.2)
+        while finished_count(run / "trials.db", states) < count and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.1)
         assert proc.poll() is None, "the search ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
         end_group(proc.pid)
+
+
+def test_sigkill_of_the_driver_then_resume_keeps_finished_trials_and_repeats_none(quick_run, tmp_path):
+    run = tmp_path / "run"
+    kill_search_after(["search", "gpb", "--space", GPB, "--out", run, *QUICK, "--objective-option", "sleep=1.0"], run, 4)
     before = [r for r in rows(run) if r[2] == "complete"]
     assert 4 <= len(before) < 12
     done = nas("search", "resume", run)

@@ -143,9 +143,8 @@ class SearchDriver:
     def epoch_reported(self, proposal_id: str, row: dict[str, Any], echo: bool = True) -> None:
         """An attempt's report after one epoch (`epoch_row`): store it, print progress."""
         record = self.store.trial(proposal_id)
-        metrics = {k: v for k, v in row.items() if k not in ("epoch", "value", "score")}
         self.store.add_epoch(proposal_id, record.attempts, int(row["epoch"]), row.get("value"), row.get("score"),
-                             metrics, time.time())
+                             row_metrics(row), time.time())
         if echo:
             self.echo(epoch_line(record, row, self._best))
 
@@ -157,8 +156,7 @@ class SearchDriver:
         if value is None or not math.isfinite(value):
             self.attempt_failed(proposal_id, f"stopped by the scheduler with a non-finite value {value}")
             return
-        metrics = {k: v for k, v in row.items() if k not in ("epoch", "value", "score")}
-        metrics.update(self._fidelity(proposal_id))
+        metrics = {**row_metrics(row), **self._fidelity(proposal_id)}
         self.store.finish(proposal_id, "stopped", time.time(), value=value, score=score, metrics=metrics)
         self.controller.tell(proposal_id, value, **metrics)
         self._after_finish(self.store.trial(proposal_id))
@@ -270,6 +268,11 @@ class SearchDriver:
         line = trial_line(record, self._trained(), self.config.trials, self._best)
         self.run.log(line)
         self.echo(line)
+
+
+def row_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """An epoch row's numbers besides its epoch, value and score (what the store keeps as its metrics)."""
+    return {k: v for k, v in row.items() if k not in ("epoch", "value", "score")}
 
 
 def epoch_row(config: dict[str, Any], report: Any) -> dict[str, Any]:
